@@ -5,8 +5,12 @@ namespace {
 thread_local unsigned long long current_seed_value = 0;
 }
 
-void set_current_seed(unsigned long long seed) noexcept { current_seed_value = seed; }
-unsigned long long current_seed() noexcept { return current_seed_value; }
+void set_current_seed(unsigned long long seed) noexcept {
+  current_seed_value = seed;
+}
+unsigned long long current_seed() noexcept {
+  return current_seed_value;
+}
 
 void assertion_failed(const char* condition, const char* file, int line,
                       const char* message) noexcept {

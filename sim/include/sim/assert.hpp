@@ -19,14 +19,14 @@ unsigned long long current_seed() noexcept;
 
 }  // namespace s3chaos::sim
 
-#define S3CHAOS_ASSERT(condition)                                                          \
-  do {                                                                                     \
-    if (!(condition)) [[unlikely]]                                                         \
-      ::s3chaos::sim::assertion_failed(#condition, __FILE__, __LINE__, nullptr);           \
+#define S3CHAOS_ASSERT(condition)                                                \
+  do {                                                                           \
+    if (!(condition)) [[unlikely]]                                               \
+      ::s3chaos::sim::assertion_failed(#condition, __FILE__, __LINE__, nullptr); \
   } while (0)
 
-#define S3CHAOS_ASSERT_MSG(condition, message)                                             \
-  do {                                                                                     \
-    if (!(condition)) [[unlikely]]                                                         \
-      ::s3chaos::sim::assertion_failed(#condition, __FILE__, __LINE__, (message));         \
+#define S3CHAOS_ASSERT_MSG(condition, message)                                     \
+  do {                                                                             \
+    if (!(condition)) [[unlikely]]                                                 \
+      ::s3chaos::sim::assertion_failed(#condition, __FILE__, __LINE__, (message)); \
   } while (0)

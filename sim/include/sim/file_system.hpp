@@ -34,8 +34,8 @@ class FileSystem {
   virtual std::error_code write_at(std::string_view path, std::uint64_t offset,
                                    std::string_view bytes) = 0;
   // Reads up to `length` bytes at `offset` into `out` (short at end of file).
-  virtual std::error_code read_at(std::string_view path, std::uint64_t offset,
-                                  std::uint64_t length, std::string& out) = 0;
+  virtual std::error_code read_at(std::string_view path, std::uint64_t offset, std::uint64_t length,
+                                  std::string& out) = 0;
   // Sets the file's size, cutting or zero-extending.
   virtual std::error_code truncate(std::string_view path, std::uint64_t size) = 0;
   // The file's current size in bytes.

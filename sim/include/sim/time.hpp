@@ -13,9 +13,17 @@ inline constexpr TimeNs nanoseconds_per_microsecond = 1'000;
 inline constexpr TimeNs nanoseconds_per_millisecond = 1'000'000;
 inline constexpr TimeNs nanoseconds_per_second = 1'000'000'000;
 
-constexpr TimeNs from_microseconds(std::int64_t us) { return us * nanoseconds_per_microsecond; }
-constexpr TimeNs from_milliseconds(std::int64_t ms) { return ms * nanoseconds_per_millisecond; }
-constexpr TimeNs from_seconds(std::int64_t s) { return s * nanoseconds_per_second; }
-constexpr double to_seconds(TimeNs t) { return static_cast<double>(t) / nanoseconds_per_second; }
+constexpr TimeNs from_microseconds(std::int64_t us) {
+  return us * nanoseconds_per_microsecond;
+}
+constexpr TimeNs from_milliseconds(std::int64_t ms) {
+  return ms * nanoseconds_per_millisecond;
+}
+constexpr TimeNs from_seconds(std::int64_t s) {
+  return s * nanoseconds_per_second;
+}
+constexpr double to_seconds(TimeNs t) {
+  return static_cast<double>(t) / nanoseconds_per_second;
+}
 
 }  // namespace s3chaos::sim
