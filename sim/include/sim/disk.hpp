@@ -1,0 +1,182 @@
+// SimDisk: an in-memory, deterministic FileSystem with the durability semantics a careful
+// program must assume of POSIX, plus crash, torn-write, ENOSPC and EIO injection.
+//
+// Model. Every file and directory is an inode with two states: `current` (what reads see now)
+// and `durable` (what survives a crash). sync_file copies a file's current contents to its
+// durable contents; sync_directory copies a directory's current entries (name -> inode) to
+// its durable entries. crash() replaces every current state by the durable one, then drops
+// every inode no longer reachable from the root through durable entries. Consequences:
+// - unsynced file data is lost on crash;
+// - a created file whose parent directory was not synced disappears, even if the file itself
+//   was synced; a rename or remove whose directory was not synced reverts (a rename across
+//   two directories needs both synced; with only the target synced the file survives under
+//   both names, as a hard link would);
+// - a file whose entry is durable but whose data was never synced comes back empty (or with
+//   its last synced contents).
+//
+// Torn writes (torn_write_probability > 0): at crash, each file with unsynced changes is, with
+// that probability, rebuilt as its durable contents plus an ordered prefix of its unsynced
+// operations: operations 1..j-1 whole and operation j (a write) cut to a strict prefix of its
+// bytes, j drawn uniformly. Bytes outside what was written never change (no garbage), and
+// directories are never torn: an unsynced directory change always reverts.
+//
+// Crash points. Every call of a mutating method (write_at, truncate, sync_file,
+// sync_directory, rename, remove, create_file, make_directory) increments
+// mutating_call_count(), whether it succeeds or not. arm_crash_point(k) makes the call that
+// brings the count to k "the moment the machine dies": that call is NOT applied at all and
+// returns io_error, and from then on every call (reads included) returns io_error (exists()
+// returns false) until crash() is called, which discards the non-durable state and disarms.
+// Enumerating k = count+1 .. count+N+1 over a workload of N mutating calls covers a crash
+// before each call and after the last one.
+//
+// Determinism: all choices come from the RandomStream given at construction; containers are
+// ordered; nothing reads the wall clock. A SimDisk is copyable: a copy is an independent disk
+// in the same state (handy to enumerate crash points from one prepared state).
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "sim/file_system.hpp"
+#include "sim/random.hpp"
+
+namespace s3chaos::sim {
+
+// Fault settings of a SimDisk. Defaults: no faults, unlimited capacity.
+struct DiskFaults {
+  // Total bytes of file contents the disk holds (the sum of the current sizes of linked
+  // files). A write_at or truncate that would exceed it fails with no_space_on_device and
+  // changes nothing.
+  std::uint64_t capacity_bytes = std::numeric_limits<std::uint64_t>::max();
+  // Probability that a write_at fails with io_error (and changes nothing).
+  double write_error_probability = 0.0;
+  // Probability that a sync_file or sync_directory fails with io_error (and makes nothing
+  // durable; the current state is unchanged, so a later successful sync still persists it).
+  double sync_error_probability = 0.0;
+  // Probability that, at crash, a file with unsynced changes keeps a torn prefix of them.
+  double torn_write_probability = 0.0;
+};
+
+class SimDisk final : public FileSystem {
+ public:
+  // Largest file the disk accepts (offset + length); beyond it write_at and truncate fail
+  // with file_too_large. Keeps a bad offset from allocating the machine's memory.
+  static constexpr std::uint64_t file_bytes_max = std::uint64_t{1} << 30;
+  // Unsynced operations remembered per file for torn writes; beyond it the file's pending
+  // history is dropped and that file is not torn at the next crash (it simply reverts).
+  static constexpr std::size_t pending_operations_max = 4096;
+
+  explicit SimDisk(RandomStream random);
+  SimDisk(const SimDisk&) = default;
+  SimDisk& operator=(const SimDisk&) = default;
+  SimDisk(SimDisk&&) = default;
+  SimDisk& operator=(SimDisk&&) = default;
+  ~SimDisk() override = default;
+
+  // FileSystem (see file_system.hpp for the contracts and the header above for durability).
+  std::error_code make_directory(std::string_view path) override;
+  std::error_code create_file(std::string_view path) override;
+  std::error_code write_at(std::string_view path, std::uint64_t offset,
+                           std::string_view bytes) override;
+  std::error_code read_at(std::string_view path, std::uint64_t offset, std::uint64_t length,
+                          std::string& out) override;
+  std::error_code truncate(std::string_view path, std::uint64_t size) override;
+  std::error_code file_size(std::string_view path, std::uint64_t& size) override;
+  std::error_code sync_file(std::string_view path) override;
+  std::error_code sync_directory(std::string_view path) override;
+  // Files only: renaming a directory returns operation_not_supported. Replaces an existing
+  // file at `to`; renaming a file onto itself succeeds and changes nothing.
+  std::error_code rename(std::string_view from, std::string_view to) override;
+  // Files only: removing a directory returns is_a_directory.
+  std::error_code remove(std::string_view path) override;
+  bool exists(std::string_view path) override;
+  std::error_code list_directory(std::string_view path, std::vector<std::string>& names) override;
+
+  // Power loss: every inode's current state becomes its durable state (with torn writes as
+  // configured), unreachable inodes are dropped, and an armed or fired crash point is cleared.
+  void crash();
+
+  void set_faults(const DiskFaults& faults);
+  const DiskFaults& faults() const { return faults_; }
+  // Replaces the random stream (e.g. one per enumerated crash point of a copied disk).
+  void set_random_stream(RandomStream random) { random_ = random; }
+
+  // The `calls`-th write_at from now (1 = the next one) fails with io_error. One pending
+  // injection per kind; a new call replaces it; 0 cancels it.
+  void inject_write_error_after(std::uint64_t calls);
+  // The `calls`-th sync_file or sync_directory from now fails with io_error.
+  void inject_sync_error_after(std::uint64_t calls);
+
+  // Mutating calls made so far (see "Crash points" above).
+  std::uint64_t mutating_call_count() const { return mutating_call_count_; }
+  // The mutating call that makes the count reach `call_number` fails and kills the disk.
+  // Requires call_number > mutating_call_count().
+  void arm_crash_point(std::uint64_t call_number);
+  void disarm_crash_point() { crash_point_.reset(); }
+  // True from the moment an armed crash point fires until crash().
+  bool crash_point_reached() const { return dead_; }
+
+  // Bytes counted against capacity_bytes now.
+  std::uint64_t used_bytes() const { return used_bytes_; }
+
+ private:
+  using InodeId = std::uint64_t;
+  static constexpr InodeId root_id = 0;
+
+  // One unsynced change to a file, remembered for torn writes.
+  struct PendingOperation {
+    bool is_truncate = false;
+    std::uint64_t offset_or_size = 0;
+    std::string bytes;
+  };
+
+  struct Inode {
+    bool is_directory = false;
+    std::string current_contents;
+    std::string durable_contents;
+    std::vector<PendingOperation> pending;
+    bool pending_complete = true;  // false when the history overflowed or was not recorded
+    std::map<std::string, InodeId> current_entries;
+    std::map<std::string, InodeId> durable_entries;
+    std::uint32_t current_links = 0;
+    std::uint32_t durable_links = 0;
+  };
+
+  // Counts a mutating call and reports io_error when the disk is (or now becomes) dead.
+  std::error_code begin_mutation();
+  std::error_code check_alive() const;
+  bool draw_write_error();
+  bool draw_sync_error();
+
+  // Resolves a path through current entries. Missing components give
+  // no_such_file_or_directory; a file used as a directory gives not_a_directory.
+  std::error_code lookup(std::string_view path, InodeId& id) const;
+  // Resolves the parent directory of a path and returns the last component.
+  std::error_code lookup_parent(std::string_view path, InodeId& parent, std::string& name) const;
+  std::error_code lookup_file(std::string_view path, InodeId& id) const;
+
+  InodeId allocate_inode(bool is_directory);
+  void release_if_unreferenced(InodeId id);
+  void record_pending(Inode& inode, PendingOperation operation);
+  std::string torn_contents(const Inode& inode);
+  void check_invariants() const;
+
+  RandomStream random_;
+  DiskFaults faults_;
+  std::map<InodeId, Inode> inodes_;
+  InodeId next_inode_id_ = root_id + 1;
+  std::uint64_t used_bytes_ = 0;
+  std::uint64_t mutating_call_count_ = 0;
+  std::optional<std::uint64_t> crash_point_;
+  bool dead_ = false;
+  std::uint64_t write_error_countdown_ = 0;
+  std::uint64_t sync_error_countdown_ = 0;
+};
+
+}  // namespace s3chaos::sim
