@@ -1,0 +1,229 @@
+#include "sim/scheduler.hpp"
+
+#include <algorithm>
+#include <functional>
+
+namespace s3chaos::sim {
+namespace {
+
+// When stale entries are more than half of a heap at least this big, compact it.
+constexpr std::size_t compact_heap_size_min = 1024;
+
+std::uint64_t id_of(unsigned __int128 key) noexcept {
+  return static_cast<std::uint64_t>(key);
+}
+TimeNs time_of(unsigned __int128 key) noexcept {
+  return static_cast<TimeNs>(key >> 64);
+}
+
+}  // namespace
+
+Scheduler::Scheduler() {
+  heap_.reserve(slots_per_page);
+}
+
+Scheduler::~Scheduler() {
+  // Destroy the callbacks still pending; cancelled and run ones are already destroyed.
+  for (const Key key : heap_) {
+    const std::uint64_t id = id_of(key);
+    Slot& slot = slot_at(id & slot_mask);
+    if (slot.id == id) slot.operation(slot.storage, false);
+  }
+}
+
+std::uint32_t Scheduler::acquire_slot() {
+  if (free_slots_.empty()) {
+    const std::uint64_t first = pages_.size() * std::uint64_t{slots_per_page};
+    S3CHAOS_ASSERT_MSG(first + slots_per_page <= events_pending_max, "too many pending events");
+    pages_.push_back(std::make_unique<Slot[]>(slots_per_page));
+    free_slots_.reserve(pages_.size() * slots_per_page);
+    // Pushed in reverse so that slots are handed out in increasing order.
+    for (std::uint64_t i = slots_per_page; i-- > 0;) {
+      free_slots_.push_back(static_cast<std::uint32_t>(first + i));
+    }
+  }
+  const std::uint32_t index = free_slots_.back();
+  free_slots_.pop_back();
+  return index;
+}
+
+EventId Scheduler::enqueue(TimeNs time, std::uint32_t slot_index, Operation operation) {
+  S3CHAOS_ASSERT_MSG(next_sequence_ < events_scheduled_max, "sequence numbers exhausted");
+  const std::uint64_t id = (next_sequence_++ << slot_bits) | slot_index;
+  Slot& slot = slot_at(slot_index);
+  slot.id = id;
+  slot.operation = operation;
+  push_key((static_cast<Key>(static_cast<std::uint64_t>(time)) << 64) | id);
+  return EventId{id};
+}
+
+// A binary min-heap with the "hole" technique: entries move into the hole instead of being
+// swapped, which halves the stores.
+void Scheduler::push_key(Key key) {
+  heap_.push_back(key);
+  std::size_t hole = heap_.size() - 1;
+  Key* const heap = heap_.data();
+  while (hole > 0) {
+    const std::size_t parent = (hole - 1) / 2;
+    if (heap[parent] <= key) break;
+    heap[hole] = heap[parent];
+    hole = parent;
+  }
+  heap[hole] = key;
+}
+
+void Scheduler::pop_top() noexcept {
+  const Key last = heap_.back();
+  heap_.pop_back();
+  const std::size_t size = heap_.size();
+  if (size == 0) return;
+  Key* const heap = heap_.data();
+  // Bottom-up sift: walk the hole to a leaf along the smaller children (one comparison per
+  // level instead of two), then sift `last` up from there. `last` came from the bottom, so it
+  // rarely climbs far.
+  std::size_t hole = 0;
+  std::size_t child = 1;
+  while (child + 1 < size) {
+    child += heap[child + 1] < heap[child];
+    heap[hole] = heap[child];
+    hole = child;
+    child = 2 * hole + 1;
+  }
+  if (child < size) {
+    heap[hole] = heap[child];
+    hole = child;
+  }
+  while (hole > 0) {
+    const std::size_t parent = (hole - 1) / 2;
+    if (heap[parent] <= last) break;
+    heap[hole] = heap[parent];
+    hole = parent;
+  }
+  heap[hole] = last;
+}
+
+void Scheduler::drop_stale_top() noexcept {
+  while (!heap_.empty()) {
+    const std::uint64_t id = id_of(heap_.front());
+    if (slot_at(id & slot_mask).id == id) return;
+    pop_top();
+    --stale_in_heap_;
+  }
+}
+
+void Scheduler::compact() {
+  std::erase_if(heap_, [this](Key key) {
+    const std::uint64_t id = id_of(key);
+    return slot_at(id & slot_mask).id != id;
+  });
+  std::make_heap(heap_.begin(), heap_.end(), std::greater<>{});
+  stale_in_heap_ = 0;
+}
+
+bool Scheduler::cancel(EventId event) noexcept {
+  const std::uint64_t id = event.value;
+  if (id == 0) return false;
+  const std::uint64_t index = id & slot_mask;
+  if (index >= pages_.size() * std::uint64_t{slots_per_page}) return false;
+  Slot& slot = slot_at(index);
+  if (slot.id != id) return false;
+  slot.id = 0;
+  slot.operation(slot.storage, false);
+  free_slots_.push_back(static_cast<std::uint32_t>(index));
+  ++stale_in_heap_;
+  if (stale_in_heap_ * 2 > heap_.size() && heap_.size() >= compact_heap_size_min) compact();
+  return true;
+}
+
+bool Scheduler::pending(EventId event) const noexcept {
+  const std::uint64_t id = event.value;
+  if (id == 0) return false;
+  const std::uint64_t index = id & slot_mask;
+  if (index >= pages_.size() * std::uint64_t{slots_per_page}) return false;
+  return slot_at(index).id == id;
+}
+
+TimeNs Scheduler::next_event_time() {
+  drop_stale_top();
+  S3CHAOS_ASSERT_MSG(!heap_.empty(), "next_event_time() on an empty scheduler");
+  return time_of(heap_.front());
+}
+
+// Runs the heap's top entry, which must be live.
+void Scheduler::run_top() {
+  const Key key = heap_.front();
+  const TimeNs time = time_of(key);
+  const std::uint64_t id = id_of(key);
+  S3CHAOS_ASSERT_MSG(time >= now_, "time went backwards");
+  pop_top();
+  now_ = time;
+  const std::uint32_t index = static_cast<std::uint32_t>(id & slot_mask);
+  Slot& slot = slot_at(index);
+  // Mark the slot running: a cancel() from inside the callback must not destroy it, and the
+  // slot must not be reused until the callback returns. Pages never move, so `slot` stays
+  // valid while the callback schedules (and allocates) more.
+  slot.id = 0;
+  running_ = true;
+  slot.operation(slot.storage, true);
+  running_ = false;
+  free_slots_.push_back(index);
+  ++events_run_;
+}
+
+bool Scheduler::step() {
+  S3CHAOS_ASSERT_MSG(!running_, "step() called from inside a callback");
+  drop_stale_top();
+  if (heap_.empty()) return false;
+  run_top();
+  return true;
+}
+
+RunResult Scheduler::run(std::uint64_t events_max) {
+  S3CHAOS_ASSERT_MSG(!running_, "run() called from inside a callback");
+  RunResult result;
+  for (;;) {
+    if (stop_requested_) {
+      stop_requested_ = false;
+      result.reason = StopReason::stop_requested;
+      return result;
+    }
+    drop_stale_top();
+    if (heap_.empty()) {
+      result.reason = StopReason::queue_empty;
+      return result;
+    }
+    if (result.events_run == events_max) {
+      result.reason = StopReason::event_limit;
+      return result;
+    }
+    run_top();
+    ++result.events_run;
+  }
+}
+
+RunResult Scheduler::run_until(TimeNs time, std::uint64_t events_max) {
+  S3CHAOS_ASSERT_MSG(!running_, "run_until() called from inside a callback");
+  S3CHAOS_ASSERT_MSG(time >= now_, "run_until() into the past");
+  RunResult result;
+  for (;;) {
+    if (stop_requested_) {
+      stop_requested_ = false;
+      result.reason = StopReason::stop_requested;
+      return result;
+    }
+    drop_stale_top();
+    if (heap_.empty() || time_of(heap_.front()) > time) {
+      now_ = time;
+      result.reason = StopReason::time_reached;
+      return result;
+    }
+    if (result.events_run == events_max) {
+      result.reason = StopReason::event_limit;
+      return result;
+    }
+    run_top();
+    ++result.events_run;
+  }
+}
+
+}  // namespace s3chaos::sim
