@@ -346,6 +346,7 @@ std::string SimDisk::torn_contents(const Inode& inode) {
   }
   // Operations before `torn_index` reached the platter whole; the one at `torn_index` only
   // in part (a strict prefix of a write, nothing of a truncate); later ones not at all.
+  ++torn_file_count_;
   const std::size_t torn_index = random_.below(inode.pending.size());
   std::string contents = inode.durable_contents;
   for (std::size_t i = 0; i < torn_index; ++i) {

@@ -124,6 +124,9 @@ class SimDisk final : public FileSystem {
 
   // Bytes counted against capacity_bytes now.
   std::uint64_t used_bytes() const { return used_bytes_; }
+  // Files that kept a torn prefix of their unsynced writes, summed over all crashes (lets a
+  // test prove that its torn-write runs really tore something).
+  std::uint64_t torn_file_count() const { return torn_file_count_; }
 
  private:
   using InodeId = std::uint64_t;
@@ -175,6 +178,7 @@ class SimDisk final : public FileSystem {
   std::uint64_t mutating_call_count_ = 0;
   std::optional<std::uint64_t> crash_point_;
   bool dead_ = false;
+  std::uint64_t torn_file_count_ = 0;
   std::uint64_t write_error_countdown_ = 0;
   std::uint64_t sync_error_countdown_ = 0;
 };
