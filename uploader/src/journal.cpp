@@ -1,0 +1,294 @@
+#include "journal.hpp"
+
+#include <sqlite3.h>
+
+#include <cstdio>
+
+#include "sim/assert.hpp"
+
+namespace s3chaos::uploader {
+namespace {
+
+// Finalises a statement on every path out of a function.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) {
+    if (sqlite3_prepare_v2(db, sql, -1, &statement_, nullptr) != SQLITE_OK) statement_ = nullptr;
+  }
+  ~Statement() { sqlite3_finalize(statement_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  bool ok() const { return statement_ != nullptr; }
+  sqlite3_stmt* get() const { return statement_; }
+  void bind(int index, std::int64_t value) { sqlite3_bind_int64(statement_, index, value); }
+  void bind(int index, const std::string& value) {
+    sqlite3_bind_text(statement_, index, value.data(), static_cast<int>(value.size()),
+                      SQLITE_TRANSIENT);
+  }
+  int step() { return sqlite3_step(statement_); }
+  std::int64_t column_int(int index) const { return sqlite3_column_int64(statement_, index); }
+  std::string column_text(int index) const {
+    const unsigned char* text = sqlite3_column_text(statement_, index);
+    const int bytes = sqlite3_column_bytes(statement_, index);
+    return text == nullptr
+               ? std::string()
+               : std::string(reinterpret_cast<const char*>(text), static_cast<std::size_t>(bytes));
+  }
+
+ private:
+  sqlite3_stmt* statement_ = nullptr;
+};
+
+constexpr const char* schema_sql = R"sql(
+CREATE TABLE IF NOT EXISTS meta(
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS photos(
+  row_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  photo_id TEXT NOT NULL UNIQUE,
+  object_key TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  md5_hex TEXT NOT NULL,
+  checksum_algorithm TEXT NOT NULL,
+  checksum_base64 TEXT NOT NULL,
+  state INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS copies(
+  row_id INTEGER NOT NULL,
+  target INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  put_acked_ns INTEGER NOT NULL,
+  verified_ns INTEGER NOT NULL,
+  PRIMARY KEY(row_id, target));
+)sql";
+
+// Keys are 12 digits so that they sort as the row ids do.
+constexpr int key_digits = 12;
+
+}  // namespace
+
+std::string durable_object_key(const std::string& key_prefix, std::int64_t row_id) {
+  char digits[32];
+  std::snprintf(digits, sizeof digits, "%0*lld", key_digits, static_cast<long long>(row_id));
+  return key_prefix + digits;
+}
+
+Journal::~Journal() {
+  // sqlite3_close_v2 never fails on a connection without unfinalised statements; after a
+  // simulated crash its writes fail, which SQLite tolerates (the hot journal stays for the
+  // next open to roll back).
+  if (db_ != nullptr) sqlite3_close_v2(db_);
+}
+
+bool Journal::open(const std::string& path, const std::string& vfs_name,
+                   const std::string& journal_mode, std::string& error) {
+  S3CHAOS_ASSERT(db_ == nullptr);
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &db_, flags, vfs_name.empty() ? nullptr : vfs_name.c_str());
+  if (rc != SQLITE_OK) {
+    error = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    if (db_ != nullptr) sqlite3_close_v2(db_);
+    db_ = nullptr;
+    return false;
+  }
+  // Extended codes tell SQLITE_IOERR_FSYNC from SQLITE_FULL in logs.
+  sqlite3_extended_result_codes(db_, 1);
+  const std::string mode_sql = "PRAGMA journal_mode=" + journal_mode + ";";
+  if (!exec("PRAGMA synchronous=FULL;") || !exec(mode_sql.c_str()) || !exec(schema_sql)) {
+    error = last_error();
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+    return false;
+  }
+  return true;
+}
+
+std::string Journal::last_error() const {
+  return db_ != nullptr ? sqlite3_errmsg(db_) : "journal not open";
+}
+
+bool Journal::exec(const char* sql) {
+  return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
+}
+
+std::optional<std::uint32_t> Journal::next_boot() {
+  if (!exec("BEGIN IMMEDIATE;")) return std::nullopt;
+  std::int64_t boot = 1;
+  {
+    Statement select(db_, "SELECT value FROM meta WHERE name = 'boot_count';");
+    if (!select.ok()) {
+      exec("ROLLBACK;");
+      return std::nullopt;
+    }
+    const int rc = select.step();
+    if (rc == SQLITE_ROW) {
+      boot = select.column_int(0) + 1;
+    } else if (rc != SQLITE_DONE) {
+      exec("ROLLBACK;");
+      return std::nullopt;
+    }
+  }
+  Statement upsert(db_, "INSERT OR REPLACE INTO meta(name, value) VALUES('boot_count', ?1);");
+  if (!upsert.ok()) {
+    exec("ROLLBACK;");
+    return std::nullopt;
+  }
+  upsert.bind(1, boot);
+  if (upsert.step() != SQLITE_DONE || !exec("COMMIT;")) {
+    exec("ROLLBACK;");
+    return std::nullopt;
+  }
+  return static_cast<std::uint32_t>(boot);
+}
+
+std::optional<std::int64_t> Journal::insert_received(const PhotoView& photo,
+                                                     std::size_t target_count,
+                                                     const std::string& key_prefix,
+                                                     const std::optional<std::string>& fixed_key,
+                                                     std::string& object_key) {
+  if (!exec("BEGIN IMMEDIATE;")) return std::nullopt;
+  auto fail = [&]() -> std::optional<std::int64_t> {
+    exec("ROLLBACK;");
+    return std::nullopt;
+  };
+  std::int64_t row_id = 0;
+  {
+    // A received row left by an ingest whose cleanup failed: never acknowledged, so replace it.
+    Statement stale_copies(db_,
+                           "DELETE FROM copies WHERE row_id IN (SELECT row_id FROM photos "
+                           "WHERE photo_id = ?1 AND state = 0);");
+    Statement stale_photo(db_, "DELETE FROM photos WHERE photo_id = ?1 AND state = 0;");
+    if (!stale_copies.ok() || !stale_photo.ok()) return fail();
+    stale_copies.bind(1, photo.photo_id);
+    stale_photo.bind(1, photo.photo_id);
+    if (stale_copies.step() != SQLITE_DONE || stale_photo.step() != SQLITE_DONE) return fail();
+  }
+  {
+    Statement insert(
+        db_,
+        "INSERT INTO photos(photo_id, object_key, size_bytes, md5_hex, "
+        "checksum_algorithm, checksum_base64, state) VALUES(?1, '', ?2, ?3, ?4, ?5, ?6);");
+    if (!insert.ok()) return fail();
+    insert.bind(1, photo.photo_id);
+    insert.bind(2, static_cast<std::int64_t>(photo.size_bytes));
+    insert.bind(3, photo.md5_hex);
+    insert.bind(4, std::string(s3proto::checksum_algorithm_name(photo.checksum_algorithm)));
+    insert.bind(5, photo.checksum_base64);
+    insert.bind(6, static_cast<std::int64_t>(PhotoState::received));
+    if (insert.step() != SQLITE_DONE) return fail();
+    row_id = sqlite3_last_insert_rowid(db_);
+  }
+  object_key = fixed_key.has_value() ? *fixed_key : durable_object_key(key_prefix, row_id);
+  {
+    Statement update(db_, "UPDATE photos SET object_key = ?1 WHERE row_id = ?2;");
+    if (!update.ok()) return fail();
+    update.bind(1, object_key);
+    update.bind(2, row_id);
+    if (update.step() != SQLITE_DONE) return fail();
+  }
+  for (std::size_t target = 0; target < target_count; ++target) {
+    Statement copy(db_,
+                   "INSERT INTO copies(row_id, target, state, put_acked_ns, verified_ns) "
+                   "VALUES(?1, ?2, 0, 0, 0);");
+    if (!copy.ok()) return fail();
+    copy.bind(1, row_id);
+    copy.bind(2, static_cast<std::int64_t>(target));
+    if (copy.step() != SQLITE_DONE) return fail();
+  }
+  if (!exec("COMMIT;")) return fail();
+  return row_id;
+}
+
+bool Journal::set_state(std::int64_t row_id, PhotoState state) {
+  Statement update(db_, "UPDATE photos SET state = ?1 WHERE row_id = ?2;");
+  if (!update.ok()) return false;
+  update.bind(1, static_cast<std::int64_t>(state));
+  update.bind(2, row_id);
+  return update.step() == SQLITE_DONE && sqlite3_changes(db_) == 1;
+}
+
+bool Journal::set_copy(std::int64_t row_id, std::size_t target, const CopyView& copy) {
+  Statement update(db_,
+                   "UPDATE copies SET state = ?1, put_acked_ns = ?2, verified_ns = ?3 "
+                   "WHERE row_id = ?4 AND target = ?5;");
+  if (!update.ok()) return false;
+  update.bind(1, static_cast<std::int64_t>(copy.state));
+  update.bind(2, copy.put_acked_ns);
+  update.bind(3, copy.verified_ns);
+  update.bind(4, row_id);
+  update.bind(5, static_cast<std::int64_t>(target));
+  return update.step() == SQLITE_DONE && sqlite3_changes(db_) == 1;
+}
+
+bool Journal::delete_photo(std::int64_t row_id) {
+  if (!exec("BEGIN IMMEDIATE;")) return false;
+  Statement photos(db_, "DELETE FROM photos WHERE row_id = ?1;");
+  Statement copies(db_, "DELETE FROM copies WHERE row_id = ?1;");
+  if (!photos.ok() || !copies.ok()) {
+    exec("ROLLBACK;");
+    return false;
+  }
+  photos.bind(1, row_id);
+  copies.bind(1, row_id);
+  if (photos.step() != SQLITE_DONE || copies.step() != SQLITE_DONE || !exec("COMMIT;")) {
+    exec("ROLLBACK;");
+    return false;
+  }
+  return true;
+}
+
+std::optional<std::vector<PhotoView>> Journal::load() {
+  std::vector<PhotoView> photos;
+  {
+    Statement select(db_,
+                     "SELECT row_id, photo_id, object_key, size_bytes, md5_hex, "
+                     "checksum_algorithm, checksum_base64, state FROM photos ORDER BY row_id;");
+    if (!select.ok()) return std::nullopt;
+    int rc = SQLITE_ROW;
+    while ((rc = select.step()) == SQLITE_ROW) {
+      PhotoView photo;
+      photo.row_id = select.column_int(0);
+      photo.photo_id = select.column_text(1);
+      photo.object_key = select.column_text(2);
+      photo.size_bytes = static_cast<std::uint64_t>(select.column_int(3));
+      photo.md5_hex = select.column_text(4);
+      const auto algorithm = s3proto::parse_checksum_algorithm(select.column_text(5));
+      if (!algorithm.has_value()) return std::nullopt;
+      photo.checksum_algorithm = *algorithm;
+      photo.checksum_base64 = select.column_text(6);
+      const std::int64_t state = select.column_int(7);
+      if (state < 0 || state > static_cast<std::int64_t>(PhotoState::lost)) return std::nullopt;
+      photo.state = static_cast<PhotoState>(state);
+      photos.push_back(std::move(photo));
+    }
+    if (rc != SQLITE_DONE) return std::nullopt;
+  }
+  Statement select(db_,
+                   "SELECT row_id, target, state, put_acked_ns, verified_ns FROM copies "
+                   "ORDER BY row_id, target;");
+  if (!select.ok()) return std::nullopt;
+  std::size_t photo_index = 0;
+  int rc = SQLITE_ROW;
+  while ((rc = select.step()) == SQLITE_ROW) {
+    const std::int64_t row_id = select.column_int(0);
+    while (photo_index < photos.size() && photos[photo_index].row_id < row_id) ++photo_index;
+    if (photo_index == photos.size() || photos[photo_index].row_id != row_id) continue;
+    const std::int64_t target = select.column_int(1);
+    const std::int64_t state = select.column_int(2);
+    if (target < 0 || state < 0 || state > static_cast<std::int64_t>(CopyState::verified)) {
+      return std::nullopt;
+    }
+    auto& copies = photos[photo_index].copies;
+    if (copies.size() <= static_cast<std::size_t>(target)) {
+      copies.resize(static_cast<std::size_t>(target) + 1);
+    }
+    CopyView& copy = copies[static_cast<std::size_t>(target)];
+    copy.state = static_cast<CopyState>(state);
+    copy.put_acked_ns = select.column_int(3);
+    copy.verified_ns = select.column_int(4);
+  }
+  if (rc != SQLITE_DONE) return std::nullopt;
+  return photos;
+}
+
+}  // namespace s3chaos::uploader

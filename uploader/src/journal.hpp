@@ -1,0 +1,58 @@
+// The uploader's SQLite journal: one row per photo, one row per (photo, target) copy.
+//
+// Every write is its own transaction under synchronous=FULL, so a call that returns true has
+// made its change durable (as durable as the VFS's sync makes it). Every call returns false
+// on any SQLite error and leaves the connection usable for a later retry; nothing throws.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "uploader/uploader.hpp"
+
+struct sqlite3;
+
+namespace s3chaos::uploader {
+
+class Journal {
+ public:
+  Journal() = default;
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  // Opens (creating if needed) the database at `path` on VFS `vfs_name` ("" = default), sets
+  // synchronous=FULL and the journal mode, creates the schema.
+  bool open(const std::string& path, const std::string& vfs_name, const std::string& journal_mode,
+            std::string& error);
+  bool is_open() const { return db_ != nullptr; }
+
+  // Increments and returns the durable boot counter (nullopt on failure).
+  std::optional<std::uint32_t> next_boot();
+
+  // Inserts a photo in state received with one pending copy row per target. The key is
+  // key_prefix + the new row id (12 digits) unless `fixed_key` is given. Returns the row id.
+  std::optional<std::int64_t> insert_received(const PhotoView& photo, std::size_t target_count,
+                                              const std::string& key_prefix,
+                                              const std::optional<std::string>& fixed_key,
+                                              std::string& object_key);
+  bool set_state(std::int64_t row_id, PhotoState state);
+  bool set_copy(std::int64_t row_id, std::size_t target, const CopyView& copy);
+  bool delete_photo(std::int64_t row_id);
+
+  // Every photo with its copies, sorted by row id (nullopt on failure).
+  std::optional<std::vector<PhotoView>> load();
+
+  std::string last_error() const;
+
+ private:
+  bool exec(const char* sql);
+  sqlite3* db_ = nullptr;
+};
+
+// "photos/000000000042" for prefix "photos/" and row 42.
+std::string durable_object_key(const std::string& key_prefix, std::int64_t row_id);
+
+}  // namespace s3chaos::uploader

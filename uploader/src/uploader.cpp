@@ -1,0 +1,829 @@
+#include "uploader/uploader.hpp"
+
+// GCC 12 reports false "maybe-uninitialized" warnings when a std::variant of structs with
+// std::string members is moved into a vector (GCC bug 105562 and relatives); the code is
+// fine under ASan/UBSan and with other compilers.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include <algorithm>
+#include <limits>
+#include <set>
+#include <system_error>
+
+#include "journal.hpp"
+#include "s3proto/checksum.hpp"
+#include "sim/assert.hpp"
+
+namespace s3chaos::uploader {
+namespace {
+
+// Backoff doubles at most this many times before the cap applies anyway (keeps the shift in
+// range whatever the settings).
+constexpr std::uint32_t backoff_doublings_max = 40;
+// Requests per boot; the low 32 bits of a RequestId.
+constexpr std::uint64_t request_sequence_max = std::numeric_limits<std::uint32_t>::max();
+constexpr sim::TimeNs never_ns = std::numeric_limits<sim::TimeNs>::max();
+
+// The in-memory progress of one copy. Journaled: pending / uploaded / verified (CopyState);
+// the in-flight phases are volatile, since after a crash every in-flight request is retried or
+// re-verified anyway.
+enum class CopyPhase { pending, put_in_flight, uploaded, verify_in_flight, verified };
+
+struct Copy {
+  CopyPhase phase = CopyPhase::pending;
+  sim::TimeNs put_acked_ns = 0;
+  sim::TimeNs verified_ns = 0;
+  // True only for a copy confirmed by a read (HEAD, GET or, under trust-list, LIST); false for
+  // a copy merely believed (timeout-as-success) or restored from the journal unverified.
+  bool read_back = false;
+  sim::TimeNs next_attempt_ns = 0;
+  std::uint32_t failures = 0;
+  RequestId request = 0;
+};
+
+// A photo whose local copy is still in the cache (journal state acknowledged).
+struct ActivePhoto {
+  PhotoView view;
+  std::vector<Copy> copies;
+  sim::TimeNs evict_not_before_ns = 0;
+  std::uint32_t evict_failures = 0;
+};
+
+// What every photo ever acknowledged looks like, for idempotent re-posts.
+struct KnownPhoto {
+  std::int64_t row_id = 0;
+  std::string md5_hex;
+  std::string object_key;
+  PhotoState state = PhotoState::acknowledged;
+};
+
+struct InFlight {
+  std::int64_t row_id = 0;
+  std::size_t target = 0;
+  ObjectStoreOp op = ObjectStoreOp::put;
+  sim::TimeNs sent_ns = 0;
+  sim::TimeNs deadline_ns = 0;
+};
+
+std::string join_path(const std::string& directory, const std::string& name) {
+  return directory.empty() ? name : directory + "/" + name;
+}
+
+std::string_view strip_quotes(std::string_view etag) {
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+    return etag.substr(1, etag.size() - 2);
+  }
+  return etag;
+}
+
+bool valid_photo_id(const std::string& photo_id, std::size_t bytes_max) {
+  if (photo_id.empty() || photo_id.size() > bytes_max) return false;
+  // Printable ASCII only: ids land in logs, reports and HTTP headers.
+  return std::all_of(photo_id.begin(), photo_id.end(),
+                     [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
+bool unknown_outcome(const ObjectStoreResponse& response) {
+  if (response.outcome == ResponseOutcome::transport_error) {
+    // A refused connection carried nothing; a reset or timeout may have carried everything.
+    return response.transport_error != TransportError::connection_refused;
+  }
+  return response.outcome == ResponseOutcome::http_error && response.http_status >= 500;
+}
+
+}  // namespace
+
+std::string_view photo_state_name(PhotoState state) {
+  switch (state) {
+    case PhotoState::received:
+      return "received";
+    case PhotoState::acknowledged:
+      return "acknowledged";
+    case PhotoState::evicted:
+      return "evicted";
+    case PhotoState::lost:
+      return "lost";
+  }
+  return "?";
+}
+
+std::string_view copy_state_name(CopyState state) {
+  switch (state) {
+    case CopyState::pending:
+      return "pending";
+    case CopyState::uploaded:
+      return "uploaded";
+    case CopyState::verified:
+      return "verified";
+  }
+  return "?";
+}
+
+std::optional<std::string> settings_error(const Settings& settings) {
+  if (settings.targets.empty()) return "at least one target is required";
+  if (settings.targets_required < 1 || settings.targets_required > settings.targets.size()) {
+    return "targets_required must be between 1 and the number of targets";
+  }
+  for (const auto& target : settings.targets) {
+    if (target.bucket.empty()) return "every target needs a bucket";
+  }
+  if (settings.requests_in_flight_max < 1) return "requests_in_flight_max must be at least 1";
+  if (settings.request_timeout_ns <= 0) return "request_timeout_ns must be positive";
+  if (settings.backoff_base_ns <= 0 || settings.backoff_max_ns < settings.backoff_base_ns) {
+    return "backoff_base_ns must be positive and at most backoff_max_ns";
+  }
+  if (settings.settle_time_ns < 0) return "settle_time_ns must not be negative";
+  if (settings.retry_after_seconds < 1) return "retry_after_seconds must be at least 1";
+  if (settings.photo_id_bytes_max < 1) return "photo_id_bytes_max must be at least 1";
+  return std::nullopt;
+}
+
+struct Uploader::State {
+  State(sim::FileSystem& fs, Settings s, sim::RandomStream r)
+      : file_system(fs), settings(std::move(s)), random(r) {}
+
+  sim::FileSystem& file_system;
+  Settings settings;
+  sim::RandomStream random;
+  Journal journal;
+  bool ready = false;
+  std::uint32_t boot = 0;
+  std::uint64_t request_sequence = 0;
+  // Counter-keys only: the volatile counter the unsafe policy derives keys from.
+  std::int64_t key_counter = 0;
+
+  std::map<std::int64_t, ActivePhoto> active;
+  std::map<std::string, KnownPhoto> known;
+  std::map<RequestId, InFlight> in_flight;
+  std::optional<sim::TimeNs> timer_at_ns;
+  Metrics metrics;
+
+  std::string content_directory() const { return join_path(settings.data_directory, "content"); }
+  std::string temp_directory() const { return join_path(settings.data_directory, "tmp"); }
+  std::string content_path(std::int64_t row_id) const {
+    return join_path(content_directory(), std::to_string(row_id));
+  }
+  std::string temp_path(std::int64_t row_id) const {
+    return join_path(temp_directory(), std::to_string(row_id) + ".tmp");
+  }
+  std::string journal_path() const {
+    return settings.journal_path.empty() ? join_path(settings.data_directory, "journal.sqlite")
+                                         : settings.journal_path;
+  }
+
+  std::size_t copies_required() const {
+    return settings.policy.evict_after_one_target ? 1 : settings.targets_required;
+  }
+
+  // Whether a copy counts towards eviction under the policy.
+  bool copy_is_safe(const Copy& copy) const {
+    if (copy.phase == CopyPhase::verified) return true;
+    // naive-2008: a 200 is enough.
+    return !settings.policy.verify_before_evict &&
+           (copy.phase == CopyPhase::uploaded || copy.phase == CopyPhase::verify_in_flight);
+  }
+
+  std::size_t safe_copies(const ActivePhoto& photo) const {
+    return static_cast<std::size_t>(std::count_if(photo.copies.begin(), photo.copies.end(),
+                                                  [&](const Copy& c) { return copy_is_safe(c); }));
+  }
+
+  sim::TimeNs settle_ns() const {
+    return settings.policy.settle_before_verify ? settings.settle_time_ns : 0;
+  }
+
+  RequestId next_request_id() {
+    S3CHAOS_ASSERT(request_sequence < request_sequence_max);
+    ++request_sequence;
+    return (static_cast<std::uint64_t>(boot) << 32) | request_sequence;
+  }
+
+  // base * 2^(failures-1), capped at backoff_max_ns, then an "equal jitter" draw in
+  // [delay/2, delay] from the seeded stream.
+  sim::TimeNs backoff_ns(std::uint32_t failures) {
+    S3CHAOS_ASSERT(failures >= 1);
+    const std::uint32_t doublings = std::min(failures - 1, backoff_doublings_max);
+    sim::TimeNs delay = settings.backoff_base_ns;
+    for (std::uint32_t i = 0; i < doublings && delay < settings.backoff_max_ns; ++i) {
+      delay = std::min(delay * 2, settings.backoff_max_ns);
+    }
+    const sim::TimeNs half = delay / 2;
+    const auto jitter =
+        static_cast<sim::TimeNs>(random.below(static_cast<std::uint64_t>(delay - half) + 1));
+    const sim::TimeNs result = half + jitter;
+    S3CHAOS_ASSERT(result >= settings.backoff_base_ns / 2 && result <= settings.backoff_max_ns);
+    return result;
+  }
+
+  void note_io_error() { ++metrics.io_errors; }
+
+  // --- content files -------------------------------------------------------------------
+
+  // write temp, fsync it, rename into content/, fsync content/ (unless no-dir-fsync).
+  std::error_code write_content(std::int64_t row_id, const std::string& bytes) {
+    const std::string temp = temp_path(row_id);
+    if (auto error = file_system.create_file(temp)) return error;
+    if (auto error = file_system.truncate(temp, 0)) return error;
+    if (auto error = file_system.write_at(temp, 0, bytes)) return error;
+    if (auto error = file_system.sync_file(temp)) return error;
+    if (auto error = file_system.rename(temp, content_path(row_id))) return error;
+    if (settings.policy.sync_content_directory) {
+      if (auto error = file_system.sync_directory(content_directory())) return error;
+    }
+    return {};
+  }
+
+  std::error_code read_content(std::int64_t row_id, std::string& bytes) {
+    const std::string path = content_path(row_id);
+    std::uint64_t size = 0;
+    if (auto error = file_system.file_size(path, size)) return error;
+    bytes.clear();
+    return file_system.read_at(path, 0, size, bytes);
+  }
+
+  // Best-effort removal of a file and the durability of its removal; recovery finishes what a
+  // failure leaves behind.
+  void remove_file_durably(const std::string& path, const std::string& directory) {
+    if (!file_system.exists(path)) return;
+    if (file_system.remove(path) || file_system.sync_directory(directory)) note_io_error();
+  }
+
+  // --- recovery --------------------------------------------------------------------------
+
+  bool prepare_directories() {
+    for (const std::string& directory : {content_directory(), temp_directory()}) {
+      if (file_system.make_directory(directory)) return false;
+    }
+    // Make the directories themselves durable: sync the root and every ancestor.
+    std::string prefix;
+    if (file_system.sync_directory("")) return false;
+    const std::string& data = settings.data_directory;
+    std::size_t start = 0;
+    while (start < data.size()) {
+      const std::size_t slash = data.find('/', start);
+      prefix = data.substr(0, slash == std::string::npos ? data.size() : slash);
+      if (file_system.sync_directory(prefix)) return false;
+      if (slash == std::string::npos) break;
+      start = slash + 1;
+    }
+    return true;
+  }
+
+  bool recover(Actions& actions) {
+    if (!prepare_directories()) return false;
+    if (!journal.is_open()) {
+      std::string error;
+      if (!journal.open(journal_path(), settings.sqlite_vfs_name, settings.sqlite_journal_mode,
+                        error)) {
+        return false;
+      }
+    }
+    const auto boot_number = journal.next_boot();
+    if (!boot_number.has_value()) return false;
+    boot = *boot_number;
+    const auto rows = journal.load();
+    if (!rows.has_value()) return false;
+
+    active.clear();
+    known.clear();
+    in_flight.clear();
+    metrics.cache_bytes = 0;
+    metrics.cache_photos = 0;
+    key_counter = 0;
+
+    std::set<std::string> keep_content;
+    for (const PhotoView& row : *rows) {
+      if (row.state == PhotoState::received) {
+        // Never acknowledged (protected acknowledges only after the row says acknowledged):
+        // drop it; the phone was refused or never answered and will post again.
+        remove_file_durably(content_path(row.row_id), content_directory());
+        if (!journal.delete_photo(row.row_id)) return false;
+        continue;
+      }
+      known[row.photo_id] = KnownPhoto{row.row_id, row.md5_hex, row.object_key, row.state};
+      if (row.state != PhotoState::acknowledged) continue;
+
+      std::string bytes;
+      const bool intact = !read_content(row.row_id, bytes) && bytes.size() == row.size_bytes &&
+                          s3proto::md5_hex(bytes) == row.md5_hex;
+      if (!intact) {
+        if (!journal.set_state(row.row_id, PhotoState::lost)) return false;
+        known[row.photo_id].state = PhotoState::lost;
+        actions.push_back(LocalCopyLost{
+            row.photo_id, "local copy missing or damaged at recovery, no verified copy known"});
+        continue;
+      }
+      keep_content.insert(std::to_string(row.row_id));
+      ActivePhoto photo;
+      photo.view = row;
+      photo.copies.resize(settings.targets.size());
+      for (std::size_t target = 0; target < photo.copies.size(); ++target) {
+        Copy& copy = photo.copies[target];
+        const CopyView journaled = target < row.copies.size() ? row.copies[target] : CopyView{};
+        copy.put_acked_ns = journaled.put_acked_ns;
+        copy.verified_ns = journaled.verified_ns;
+        switch (journaled.state) {
+          case CopyState::pending:
+            copy.phase = CopyPhase::pending;
+            break;
+          case CopyState::uploaded:
+            copy.phase = CopyPhase::uploaded;
+            break;
+          case CopyState::verified:
+            // The copy was verified but the photo not evicted yet: read it back again before
+            // trusting it (the crash may have come between the two).
+            copy.phase =
+                settings.policy.reverify_on_recovery ? CopyPhase::uploaded : CopyPhase::verified;
+            copy.read_back = !settings.policy.reverify_on_recovery;
+            break;
+        }
+      }
+      metrics.cache_bytes += row.size_bytes;
+      metrics.cache_photos += 1;
+      active.emplace(row.row_id, std::move(photo));
+    }
+
+    // Temp files belong to ingests that never completed.
+    std::vector<std::string> names;
+    if (file_system.list_directory(temp_directory(), names)) return false;
+    for (const std::string& name : names) {
+      if (file_system.remove(join_path(temp_directory(), name))) return false;
+    }
+    if (!names.empty() && file_system.sync_directory(temp_directory())) return false;
+    // Content files of evicted photos (a crash between the journal's evicted and the unlink),
+    // and of rows rolled back.
+    names.clear();
+    if (file_system.list_directory(content_directory(), names)) return false;
+    bool removed_any = false;
+    for (const std::string& name : names) {
+      if (keep_content.count(name) != 0) continue;
+      if (file_system.remove(join_path(content_directory(), name))) return false;
+      removed_any = true;
+    }
+    if (removed_any && file_system.sync_directory(content_directory())) return false;
+    return true;
+  }
+
+  // --- the upload worker ---------------------------------------------------------------
+
+  void fail_copy(Copy& copy, sim::TimeNs now, CopyPhase back_to) {
+    ++metrics.requests_failed;
+    copy.phase = back_to;
+    copy.failures = std::min(copy.failures + 1, backoff_doublings_max + 1);
+    copy.next_attempt_ns = now + backoff_ns(copy.failures);
+  }
+
+  void journal_copy(const ActivePhoto& photo, std::size_t target, const Copy& copy) {
+    CopyView view;
+    switch (copy.phase) {
+      case CopyPhase::pending:
+      case CopyPhase::put_in_flight:
+        view.state = CopyState::pending;
+        break;
+      case CopyPhase::uploaded:
+      case CopyPhase::verify_in_flight:
+        view.state = CopyState::uploaded;
+        break;
+      case CopyPhase::verified:
+        view.state = CopyState::verified;
+        break;
+    }
+    view.put_acked_ns = copy.put_acked_ns;
+    view.verified_ns = copy.verified_ns;
+    // Losing this record is safe: recovery re-PUTs or re-verifies whatever the journal shows.
+    if (!journal.set_copy(photo.view.row_id, target, view)) note_io_error();
+  }
+
+  void mark_lost(std::int64_t row_id, const std::string& reason, Actions& actions) {
+    auto it = active.find(row_id);
+    S3CHAOS_ASSERT(it != active.end());
+    if (!journal.set_state(row_id, PhotoState::lost)) note_io_error();
+    known[it->second.view.photo_id].state = PhotoState::lost;
+    metrics.cache_bytes -= it->second.view.size_bytes;
+    metrics.cache_photos -= 1;
+    actions.push_back(LocalCopyLost{it->second.view.photo_id, reason});
+    active.erase(it);
+  }
+
+  // Returns false if the photo is gone (marked lost).
+  bool send_put(sim::TimeNs now, ActivePhoto& photo, std::size_t target, Actions& actions) {
+    Copy& copy = photo.copies[target];
+    std::string body;
+    if (read_content(photo.view.row_id, body)) {
+      note_io_error();
+      fail_copy(copy, now, CopyPhase::pending);
+      return true;
+    }
+    if (body.size() != photo.view.size_bytes || s3proto::md5_hex(body) != photo.view.md5_hex) {
+      mark_lost(photo.view.row_id, "local copy damaged before upload", actions);
+      return false;
+    }
+    ObjectStoreRequest request;
+    request.id = next_request_id();
+    request.target_index = target;
+    request.op = ObjectStoreOp::put;
+    request.bucket = settings.targets[target].bucket;
+    request.key = photo.view.object_key;
+    request.content_md5 = s3proto::md5_base64(body);
+    request.checksum_algorithm = photo.view.checksum_algorithm;
+    request.checksum_base64 = photo.view.checksum_base64;
+    request.body = std::move(body);
+    request.timeout_ns = settings.request_timeout_ns;
+    launch(now, photo, target, request, actions);
+    copy.phase = CopyPhase::put_in_flight;
+    return true;
+  }
+
+  void send_verify(sim::TimeNs now, ActivePhoto& photo, std::size_t target, Actions& actions) {
+    Copy& copy = photo.copies[target];
+    S3CHAOS_ASSERT(copy.phase == CopyPhase::uploaded);
+    S3CHAOS_ASSERT(now >= copy.put_acked_ns + settle_ns());
+    ObjectStoreRequest request;
+    request.id = next_request_id();
+    request.target_index = target;
+    if (settings.policy.verify_by_list) {
+      request.op = ObjectStoreOp::list;
+    } else {
+      request.op =
+          settings.verify_method == VerifyMethod::head ? ObjectStoreOp::head : ObjectStoreOp::get;
+    }
+    request.bucket = settings.targets[target].bucket;
+    request.key = photo.view.object_key;
+    request.timeout_ns = settings.request_timeout_ns;
+    launch(now, photo, target, request, actions);
+    copy.phase = CopyPhase::verify_in_flight;
+  }
+
+  void launch(sim::TimeNs now, ActivePhoto& photo, std::size_t target,
+              const ObjectStoreRequest& request, Actions& actions) {
+    S3CHAOS_ASSERT(in_flight.size() < settings.requests_in_flight_max);
+    in_flight.emplace(
+        request.id, InFlight{photo.view.row_id, target, request.op, now, now + request.timeout_ns});
+    photo.copies[target].request = request.id;
+    ++metrics.requests_sent;
+    actions.push_back(request);
+  }
+
+  void on_put_response(sim::TimeNs now, ActivePhoto& photo, std::size_t target,
+                       const ObjectStoreResponse& response) {
+    Copy& copy = photo.copies[target];
+    const bool stored =
+        response.outcome == ResponseOutcome::ok &&
+        (response.etag.empty() || strip_quotes(response.etag) == photo.view.md5_hex);
+    if (stored) {
+      copy.phase = CopyPhase::uploaded;
+      copy.put_acked_ns = now;
+      copy.read_back = false;
+      copy.failures = 0;
+      copy.next_attempt_ns = now;
+      journal_copy(photo, target, copy);
+    } else if (settings.policy.unknown_put_outcome_is_success && unknown_outcome(response)) {
+      // timeout-as-success: the unsafe belief that the PUT went through.
+      copy.phase = CopyPhase::verified;
+      copy.put_acked_ns = now;
+      copy.verified_ns = now;
+      copy.read_back = false;
+      journal_copy(photo, target, copy);
+    } else {
+      // An unknown outcome (timeout, reset, 5xx) is retried: the PUT is idempotent (same key,
+      // same bytes), so a retry is safe whether or not the first one landed.
+      fail_copy(copy, now, CopyPhase::pending);
+    }
+  }
+
+  void on_verify_response(sim::TimeNs now, ActivePhoto& photo, std::size_t target,
+                          const InFlight& request, const ObjectStoreResponse& response) {
+    Copy& copy = photo.copies[target];
+    const PhotoView& view = photo.view;
+    bool intact = false;
+    bool answered = response.outcome == ResponseOutcome::ok;
+    if (answered) {
+      switch (request.op) {
+        case ObjectStoreOp::head:
+          intact =
+              strip_quotes(response.etag) == view.md5_hex && response.size_bytes == view.size_bytes;
+          break;
+        case ObjectStoreOp::get:
+          intact = response.body.size() == view.size_bytes &&
+                   s3proto::checksum_base64(view.checksum_algorithm, response.body) ==
+                       view.checksum_base64 &&
+                   s3proto::md5_hex(response.body) == view.md5_hex;
+          break;
+        case ObjectStoreOp::list:
+          intact = std::find(response.listed_keys.begin(), response.listed_keys.end(),
+                             view.object_key) != response.listed_keys.end();
+          break;
+        default:
+          S3CHAOS_ASSERT(false);
+      }
+    }
+    const bool missing =
+        response.outcome == ResponseOutcome::http_error && response.http_status == 404;
+    if (intact) {
+      // Pair assertion: verified only after a read-back that began at least the settle time
+      // after the PUT's 200.
+      S3CHAOS_ASSERT(request.sent_ns >= copy.put_acked_ns + settle_ns());
+      copy.phase = CopyPhase::verified;
+      copy.verified_ns = now;
+      copy.read_back = true;
+      copy.failures = 0;
+      journal_copy(photo, target, copy);
+    } else if (answered || missing) {
+      // The store answered and the object is absent or not ours: upload again.
+      fail_copy(copy, now, CopyPhase::pending);
+      journal_copy(photo, target, copy);
+    } else {
+      // The read itself failed: the object's fate is still unknown; read again later.
+      fail_copy(copy, now, CopyPhase::uploaded);
+    }
+  }
+
+  void handle_response(sim::TimeNs now, const ObjectStoreResponse& response) {
+    auto it = in_flight.find(response.id);
+    if (it == in_flight.end()) return;
+    const InFlight request = it->second;
+    in_flight.erase(it);
+    auto photo = active.find(request.row_id);
+    if (photo == active.end()) return;  // Evicted or lost meanwhile.
+    Copy& copy = photo->second.copies[request.target];
+    S3CHAOS_ASSERT(copy.request == response.id);
+    if (request.op == ObjectStoreOp::put) {
+      S3CHAOS_ASSERT(copy.phase == CopyPhase::put_in_flight);
+      on_put_response(now, photo->second, request.target, response);
+    } else {
+      S3CHAOS_ASSERT(copy.phase == CopyPhase::verify_in_flight);
+      on_verify_response(now, photo->second, request.target, request, response);
+    }
+  }
+
+  void evict(sim::TimeNs now, ActivePhoto& photo, Actions& actions) {
+    // Pair assertion: evict only with enough safe copies, and under every policy that claims
+    // to verify, only copies that were read back.
+    S3CHAOS_ASSERT(safe_copies(photo) >= copies_required());
+    const bool claims_verification =
+        settings.policy.verify_before_evict && !settings.policy.unknown_put_outcome_is_success;
+    if (claims_verification) {
+      std::size_t read_back = 0;
+      for (const Copy& copy : photo.copies) {
+        if (copy.phase == CopyPhase::verified && copy.read_back) ++read_back;
+      }
+      S3CHAOS_ASSERT(read_back >= copies_required());
+    }
+    // Journal first, then unlink: a crash in between leaves a file recovery removes, never a
+    // journal that points at nothing.
+    if (!journal.set_state(photo.view.row_id, PhotoState::evicted)) {
+      note_io_error();
+      photo.evict_failures = std::min(photo.evict_failures + 1, backoff_doublings_max + 1);
+      photo.evict_not_before_ns = now + backoff_ns(photo.evict_failures);
+      return;
+    }
+    remove_file_durably(content_path(photo.view.row_id), content_directory());
+    known[photo.view.photo_id].state = PhotoState::evicted;
+    metrics.cache_bytes -= photo.view.size_bytes;
+    metrics.cache_photos -= 1;
+    ++metrics.photos_evicted;
+    actions.push_back(PhotoEvicted{photo.view.photo_id, photo.view.object_key});
+    active.erase(photo.view.row_id);
+  }
+
+  // Times out overdue requests, evicts what may be evicted, starts due work, re-arms the timer.
+  void pump(sim::TimeNs now, Actions& actions) {
+    std::vector<RequestId> overdue;
+    for (const auto& [id, request] : in_flight) {
+      if (request.deadline_ns <= now) overdue.push_back(id);
+    }
+    for (RequestId id : overdue) {
+      handle_response(now, ObjectStoreResponse::transport(id, TransportError::timeout));
+    }
+
+    std::vector<std::int64_t> evictable;
+    for (auto& [row_id, photo] : active) {
+      if (safe_copies(photo) >= copies_required() && photo.evict_not_before_ns <= now) {
+        evictable.push_back(row_id);
+      }
+    }
+    for (std::int64_t row_id : evictable) evict(now, active.at(row_id), actions);
+
+    std::vector<std::int64_t> rows;
+    for (const auto& [row_id, photo] : active) rows.push_back(row_id);
+    for (std::int64_t row_id : rows) {
+      if (in_flight.size() >= settings.requests_in_flight_max) break;
+      auto it = active.find(row_id);
+      if (it == active.end()) continue;
+      ActivePhoto& photo = it->second;
+      for (std::size_t target = 0; target < photo.copies.size(); ++target) {
+        if (in_flight.size() >= settings.requests_in_flight_max) break;
+        Copy& copy = photo.copies[target];
+        if (copy.phase == CopyPhase::pending && copy.next_attempt_ns <= now) {
+          if (!send_put(now, photo, target, actions)) break;  // photo lost
+        } else if (copy.phase == CopyPhase::uploaded && settings.policy.verify_before_evict &&
+                   verify_due_ns(copy) <= now) {
+          send_verify(now, photo, target, actions);
+        }
+      }
+    }
+    arm_timer(actions);
+  }
+
+  sim::TimeNs verify_due_ns(const Copy& copy) const {
+    return std::max(copy.next_attempt_ns, copy.put_acked_ns + settle_ns());
+  }
+
+  void arm_timer(Actions& actions) {
+    sim::TimeNs next = never_ns;
+    for (const auto& [id, request] : in_flight) next = std::min(next, request.deadline_ns);
+    const bool has_capacity = in_flight.size() < settings.requests_in_flight_max;
+    for (const auto& [row_id, photo] : active) {
+      if (safe_copies(photo) >= copies_required()) {
+        next = std::min(next, photo.evict_not_before_ns);
+        continue;
+      }
+      if (!has_capacity) continue;
+      for (const Copy& copy : photo.copies) {
+        if (copy.phase == CopyPhase::pending) {
+          next = std::min(next, copy.next_attempt_ns);
+        } else if (copy.phase == CopyPhase::uploaded && settings.policy.verify_before_evict) {
+          next = std::min(next, verify_due_ns(copy));
+        }
+      }
+    }
+    if (next == never_ns) return;
+    if (timer_at_ns.has_value() && *timer_at_ns == next) return;
+    timer_at_ns = next;
+    actions.push_back(SetTimer{next});
+  }
+
+  // --- ingest --------------------------------------------------------------------------
+
+  void refuse(Actions& actions, const std::string& photo_id, int status, std::string reason) {
+    ++metrics.photos_refused;
+    const std::int64_t retry_after = status == 503 ? settings.retry_after_seconds : 0;
+    actions.push_back(RefusePhoto{photo_id, status, retry_after, std::move(reason)});
+  }
+
+  void acknowledge(Actions& actions, const std::string& photo_id, const std::string& key) {
+    ++metrics.photos_acknowledged;
+    actions.push_back(AcknowledgePhoto{photo_id, key});
+  }
+
+  void ingest(sim::TimeNs now, const PhotoArrival& arrival, Actions& actions) {
+    if (!ready) return refuse(actions, arrival.photo_id, 503, "uploader not ready");
+    if (!valid_photo_id(arrival.photo_id, settings.photo_id_bytes_max)) {
+      return refuse(actions, arrival.photo_id, 400,
+                    "photo id must be 1 to " + std::to_string(settings.photo_id_bytes_max) +
+                        " printable ASCII bytes");
+    }
+    if (arrival.bytes.size() > settings.photo_bytes_max) {
+      return refuse(actions, arrival.photo_id, 413, "photo larger than photo_bytes_max");
+    }
+    if (s3proto::checksum_base64(arrival.checksum_algorithm, arrival.bytes) !=
+        arrival.checksum_base64) {
+      return refuse(actions, arrival.photo_id, 400, "bytes do not match the client's checksum");
+    }
+    const std::string md5 = s3proto::md5_hex(arrival.bytes);
+    if (auto it = known.find(arrival.photo_id); it != known.end()) {
+      if (it->second.md5_hex != md5) {
+        return refuse(actions, arrival.photo_id, 409, "photo id already used for other bytes");
+      }
+      if (it->second.state == PhotoState::lost) {
+        return refuse(actions, arrival.photo_id, 409, "photo id lost locally; post a new id");
+      }
+      // The same photo again (a retry after a lost answer): already safe, say yes again.
+      return acknowledge(actions, arrival.photo_id, it->second.object_key);
+    }
+    if (metrics.cache_bytes + arrival.bytes.size() > settings.cache_bytes_max ||
+        metrics.cache_photos + 1 > settings.cache_photos_max) {
+      return refuse(actions, arrival.photo_id, 503, "local cache full; retry later");
+    }
+
+    const bool acked_early = !settings.policy.ack_after_durable;
+    std::string object_key;
+    if (acked_early) {
+      // ack-before-fsync: the unsafe early answer. The key is not known yet.
+      acknowledge(actions, arrival.photo_id, std::string());
+    }
+    PhotoView view;
+    view.photo_id = arrival.photo_id;
+    view.size_bytes = arrival.bytes.size();
+    view.md5_hex = md5;
+    view.checksum_algorithm = arrival.checksum_algorithm;
+    view.checksum_base64 = arrival.checksum_base64;
+    std::optional<std::string> fixed_key;
+    if (!settings.policy.durable_keys) {
+      fixed_key = durable_object_key(settings.key_prefix, ++key_counter);
+    }
+    const auto row_id = journal.insert_received(view, settings.targets.size(), settings.key_prefix,
+                                                fixed_key, object_key);
+    auto fail = [&](const char* reason) {
+      note_io_error();
+      if (!acked_early) refuse(actions, arrival.photo_id, 503, reason);
+    };
+    if (!row_id.has_value()) return fail("journal write failed; retry later");
+    view.row_id = *row_id;
+    view.object_key = object_key;
+    if (write_content(*row_id, arrival.bytes)) {
+      // Undo what we can; recovery removes the rest (a received row is never acknowledged).
+      if (file_system.exists(temp_path(*row_id))) (void)file_system.remove(temp_path(*row_id));
+      if (file_system.exists(content_path(*row_id))) {
+        (void)file_system.remove(content_path(*row_id));
+      }
+      (void)journal.delete_photo(*row_id);
+      return fail("storing the photo failed; retry later");
+    }
+    if (!journal.set_state(*row_id, PhotoState::acknowledged)) {
+      (void)file_system.remove(content_path(*row_id));
+      (void)journal.delete_photo(*row_id);
+      return fail("journal write failed; retry later");
+    }
+    view.state = PhotoState::acknowledged;
+    ActivePhoto photo;
+    photo.view = view;
+    photo.copies.resize(settings.targets.size());
+    for (Copy& copy : photo.copies) copy.next_attempt_ns = now;
+    known[arrival.photo_id] = KnownPhoto{*row_id, md5, object_key, PhotoState::acknowledged};
+    active.emplace(*row_id, std::move(photo));
+    metrics.cache_bytes += view.size_bytes;
+    metrics.cache_photos += 1;
+    if (!acked_early) acknowledge(actions, arrival.photo_id, object_key);
+  }
+};
+
+Uploader::Uploader(sim::FileSystem& file_system, Settings settings, sim::RandomStream random) {
+  const auto error = settings_error(settings);
+  S3CHAOS_ASSERT_MSG(!error.has_value(), error ? error->c_str() : "");
+  state_ = std::make_unique<State>(file_system, std::move(settings), random);
+}
+
+Uploader::~Uploader() = default;
+
+Actions Uploader::start(sim::TimeNs now) {
+  Actions actions;
+  if (state_->ready) return actions;
+  state_->ready = state_->recover(actions);
+  if (!state_->ready) {
+    state_->note_io_error();
+    state_->active.clear();
+    state_->known.clear();
+    state_->metrics.cache_bytes = 0;
+    state_->metrics.cache_photos = 0;
+    return actions;
+  }
+  state_->timer_at_ns.reset();
+  state_->pump(now, actions);
+  return actions;
+}
+
+bool Uploader::ready() const {
+  return state_->ready;
+}
+
+Actions Uploader::on_photo(sim::TimeNs now, const PhotoArrival& photo) {
+  Actions actions;
+  state_->ingest(now, photo, actions);
+  if (state_->ready) state_->pump(now, actions);
+  return actions;
+}
+
+Actions Uploader::on_response(sim::TimeNs now, const ObjectStoreResponse& response) {
+  Actions actions;
+  if (!state_->ready) return actions;
+  state_->handle_response(now, response);
+  state_->pump(now, actions);
+  return actions;
+}
+
+Actions Uploader::on_timer(sim::TimeNs now) {
+  Actions actions;
+  if (!state_->ready) return actions;
+  if (state_->timer_at_ns.has_value() && *state_->timer_at_ns <= now) state_->timer_at_ns.reset();
+  state_->pump(now, actions);
+  return actions;
+}
+
+std::vector<PhotoView> Uploader::journal_view() {
+  if (!state_->journal.is_open()) return {};
+  auto rows = state_->journal.load();
+  return rows.has_value() ? std::move(*rows) : std::vector<PhotoView>{};
+}
+
+std::optional<std::string> Uploader::read_local_copy(const std::string& photo_id) {
+  auto it = state_->known.find(photo_id);
+  if (it == state_->known.end()) return std::nullopt;
+  std::string bytes;
+  if (state_->read_content(it->second.row_id, bytes)) return std::nullopt;
+  return bytes;
+}
+
+Metrics Uploader::metrics() const {
+  Metrics metrics = state_->metrics;
+  metrics.requests_in_flight = state_->in_flight.size();
+  return metrics;
+}
+
+const Settings& Uploader::settings() const {
+  return state_->settings;
+}
+
+}  // namespace s3chaos::uploader
