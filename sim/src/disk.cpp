@@ -14,8 +14,10 @@ std::error_code make_error(std::errc code) {
   return std::make_error_code(code);
 }
 
-// Writes `bytes` at `offset` into `contents`, zero-filling any gap.
+// Writes `bytes` at `offset` into `contents`, zero-filling any gap. An empty write changes nothing,
+// even past the end (as pwrite(2) of zero bytes).
 void apply_write(std::string& contents, std::uint64_t offset, std::string_view bytes) {
+  if (bytes.empty()) return;
   const std::uint64_t end = offset + bytes.size();
   if (contents.size() < end) contents.resize(end, '\0');
   std::copy(bytes.begin(), bytes.end(), contents.begin() + static_cast<std::ptrdiff_t>(offset));
@@ -186,7 +188,8 @@ std::error_code SimDisk::write_at(std::string_view path, std::uint64_t offset,
     return make_error(std::errc::file_too_large);
   Inode& inode = inodes_.at(id);
   const std::uint64_t old_size = inode.current_contents.size();
-  const std::uint64_t new_size = std::max<std::uint64_t>(old_size, offset + bytes.size());
+  const std::uint64_t new_size =
+      bytes.empty() ? old_size : std::max<std::uint64_t>(old_size, offset + bytes.size());
   if (draw_write_error()) return make_error(std::errc::io_error);
   const std::uint64_t growth = new_size - old_size;
   if (growth > faults_.capacity_bytes || used_bytes_ > faults_.capacity_bytes - growth)

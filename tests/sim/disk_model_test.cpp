@@ -121,6 +121,7 @@ struct Model {
         const int* inode = find(path);
         if (inode == nullptr) return false;
         std::string& contents = files[*inode].current;
+        if (operation.bytes.empty()) return true;  // pwrite(2) of nothing extends nothing.
         const std::size_t end = operation.offset + operation.bytes.size();
         if (contents.size() < end) contents.resize(end, '\0');
         contents.replace(operation.offset, operation.bytes.size(), operation.bytes);
