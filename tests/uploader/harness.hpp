@@ -5,6 +5,10 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <rapidcheck.h>
+
+#include <cstdlib>
+#include <sstream>
 
 #include <deque>
 #include <map>
@@ -147,7 +151,27 @@ class FakeStore {
   }
 };
 
-// The crc32c of bytes, as a phone would send it.
+// Runs a RapidCheck property inside the current GoogleTest test with a fixed seed (RC_PARAMS
+// overrides it) and `default_cases` cases, which S3CHAOS_PROPERTY_CASES replaces.
+template <typename Testable>
+void check_property(Testable&& testable, int default_cases) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  rc::detail::TestMetadata metadata;
+  metadata.id = std::string(info->test_suite_name()) + "/" + info->name();
+  metadata.description = info->name();
+  rc::detail::TestParams params = rc::detail::configuration().testParams;
+  if (std::getenv("RC_PARAMS") == nullptr) params.seed = 0x75706c6f6164ull;  // "upload"
+  const char* cases = std::getenv("S3CHAOS_PROPERTY_CASES");
+  params.maxSuccess = cases != nullptr && std::atoi(cases) > 0 ? std::atoi(cases) : default_cases;
+  const auto result = rc::detail::checkTestable(std::forward<Testable>(testable), metadata, params);
+  if (!result.template is<rc::detail::SuccessResult>()) {
+    std::ostringstream message;
+    rc::detail::printResultMessage(result, message);
+    ADD_FAILURE() << message.str() << "\n(seed " << params.seed << ")";
+  }
+}
+
+// A photo with the crc32c of its bytes, as a phone would send it.
 inline PhotoArrival make_photo(const std::string& photo_id, const std::string& bytes) {
   PhotoArrival photo;
   photo.photo_id = photo_id;
