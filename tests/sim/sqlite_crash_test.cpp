@@ -34,6 +34,8 @@ struct Configuration {
   double torn_write_probability;
   // Each crash point is repeated with this many disk seeds (torn writes draw per crash).
   int seeds_per_point;
+  // Also enumerate every crash point of the recovery (reopen and read) after each crash.
+  bool crash_during_recovery = false;
 };
 
 int exec(sqlite3* db, const std::string& sql) {
@@ -166,6 +168,49 @@ struct EnumerationReport {
   std::vector<std::string> violations;
 };
 
+// Reopens and reads the database, as a restarted process would, then closes it.
+void recover_read_only(const Configuration& configuration, const std::string& vfs_name) {
+  sqlite3* db = open_database(vfs_name);
+  if (db != nullptr && apply_pragmas(db, configuration) == SQLITE_OK) table_contents(db);
+  sqlite3_close_v2(db);
+}
+
+// Reopens the database after a crash and records every broken promise in `report`: it must
+// open, pass integrity_check, show exactly one of the expected states, keep every transaction
+// whose COMMIT returned OK, show none that never began, and take a new write.
+void check_recovered(const Configuration& configuration, const std::string& vfs_name,
+                     const WorkloadRun& run, const std::vector<std::string>& expected_states,
+                     const std::string& where, EnumerationReport& report) {
+  sqlite3* db = open_database(vfs_name);
+  if (db == nullptr || apply_pragmas(db, configuration) != SQLITE_OK) {
+    report.violations.push_back(where + "database does not reopen");
+    sqlite3_close_v2(db);
+    return;
+  }
+  const std::string check = integrity(db);
+  if (check != "ok") report.violations.push_back(where + "integrity_check: " + check);
+  const std::string contents = table_contents(db);
+  int state_index = -1;
+  for (std::size_t i = 0; i < expected_states.size(); ++i) {
+    if (contents == expected_states[i]) state_index = static_cast<int>(i);
+  }
+  if (state_index < 0) {
+    report.violations.push_back(
+        where + "partial transaction visible (or unreadable): " + contents.substr(0, 80));
+  } else if (state_index < run.commits_ok) {
+    report.violations.push_back(where +
+                                "lost committed transaction: " + std::to_string(run.commits_ok) +
+                                " committed, state " + std::to_string(state_index) + " found");
+  } else if (state_index > run.commits_started) {
+    report.violations.push_back(where + "a transaction never begun is visible");
+  }
+  if (exec(db, "INSERT INTO entries(name, state) VALUES ('after-crash', 'received')") !=
+      SQLITE_OK) {
+    report.violations.push_back(where + "write after recovery failed: " + sqlite3_errmsg(db));
+  }
+  sqlite3_close_v2(db);
+}
+
 // Enumerates every crash point of the workload under `configuration` and checks each.
 EnumerationReport enumerate(const Configuration& configuration) {
   const std::string vfs_name = std::string("crash-") + configuration.name;
@@ -209,35 +254,25 @@ EnumerationReport enumerate(const Configuration& configuration) {
       const std::string where = std::string(configuration.name) + " crash point " +
                                 std::to_string(k) + "/" + std::to_string(workload_calls + 1) +
                                 " seed " + std::to_string(seed) + ": ";
-      sqlite3* db = open_database(vfs_name);
-      if (db == nullptr || apply_pragmas(db, configuration) != SQLITE_OK) {
-        report.violations.push_back(where + "database does not reopen");
-        sqlite3_close_v2(db);
+      if (!configuration.crash_during_recovery) {
+        check_recovered(configuration, vfs_name, run, expected_states, where, report);
         continue;
       }
-      const std::string check = integrity(db);
-      if (check != "ok") report.violations.push_back(where + "integrity_check: " + check);
-      const std::string contents = table_contents(db);
-      int state_index = -1;
-      for (std::size_t i = 0; i < expected_states.size(); ++i) {
-        if (contents == expected_states[i]) state_index = static_cast<int>(i);
+      // The recovery itself (hot-journal rollback, WAL replay and checkpoint at close) is
+      // enumerated too: the machine may die again while it runs.
+      const SimDisk crashed = disk;
+      const std::uint64_t recovery_start = disk.mutating_call_count();
+      recover_read_only(configuration, vfs_name);
+      const std::uint64_t recovery_calls = disk.mutating_call_count() - recovery_start;
+      for (std::uint64_t j = 1; j <= recovery_calls + 1; ++j) {
+        ++report.crash_points;
+        disk = crashed;
+        disk.arm_crash_point(disk.mutating_call_count() + j);
+        recover_read_only(configuration, vfs_name);
+        disk.crash();
+        check_recovered(configuration, vfs_name, run, expected_states,
+                        where + "recovery crash point " + std::to_string(j) + ": ", report);
       }
-      if (state_index < 0) {
-        report.violations.push_back(
-            where + "partial transaction visible (or unreadable): " + contents.substr(0, 80));
-      } else if (state_index < run.commits_ok) {
-        report.violations.push_back(
-            where + "lost committed transaction: " + std::to_string(run.commits_ok) +
-            " committed, state " + std::to_string(state_index) + " found");
-      } else if (state_index > run.commits_started) {
-        report.violations.push_back(where + "a transaction never begun is visible");
-      }
-      // The recovered database must take new writes.
-      if (exec(db, "INSERT INTO entries(name, state) VALUES ('after-crash', 'received')") !=
-          SQLITE_OK) {
-        report.violations.push_back(where + "write after recovery failed: " + sqlite3_errmsg(db));
-      }
-      sqlite3_close_v2(db);
     }
   }
   unregister_sqlite_vfs(vfs_name);
@@ -300,6 +335,21 @@ TEST(SqliteCrash, WalSurvivesTornWrites) {
 
 TEST(SqliteCrash, DeleteJournalWithExtraSyncSurvivesTornWrites) {
   expect_safe({"delete-extra-torn", "DELETE", "EXTRA", 1.0, torn_seeds_per_point()});
+}
+
+// A second crash during recovery (while SQLite rolls back a hot journal or replays and
+// checkpoints the WAL) at every one of its points, after every crash point of the workload,
+// still loses nothing committed and shows nothing partial.
+TEST(SqliteCrash, TruncateJournalSurvivesACrashDuringRecovery) {
+  expect_safe({"truncate-full-twice", "TRUNCATE", "FULL", 0.0, 1, true});
+}
+
+TEST(SqliteCrash, WalSurvivesACrashDuringRecovery) {
+  expect_safe({"wal-full-twice", "WAL", "FULL", 0.0, 1, true});
+}
+
+TEST(SqliteCrash, DeleteJournalWithExtraSyncSurvivesACrashDuringRecovery) {
+  expect_safe({"delete-extra-twice", "DELETE", "EXTRA", 0.0, 1, true});
 }
 
 // The harness can fail: with synchronous=OFF nothing is synced, so a crash after COMMIT
