@@ -49,6 +49,9 @@ th { font-size: 13px; color: #49515a; font-weight: 600; background: #f8f9fa; }
 td.num, th.num { text-align: right; }
 tr.failed td { background: #fff5f5; }
 td.mono { white-space: nowrap; }
+td.why { min-width: 280px; }
+td.bad, td.bad a { color: #b02a2a; font-weight: 700; }
+.table-wrap + h2, .table-wrap + p + h2 { margin-top: 22px; }
 .table-wrap { overflow-x: auto; }
 figure { margin: 0; }
 figure svg { display: block; width: 100%; height: auto; }

@@ -114,7 +114,7 @@ std::string lost_table(const RunModel& model) {
              "</td><td class=\"num\">" + e(format_bytes(photo.size_bytes)) + "</td><td>" +
              when(photo.received_ms) + "</td><td>" + when(photo.acked_ms) + "</td><td>" +
              when(photo.put_ok_ms) + "</td><td>" + when(photo.evicted_ms) + "</td><td>" +
-             when(photo.lost_ms) + "</td><td>" + e(why) + "</td></tr>";
+             when(photo.lost_ms) + "</td><td class=\"why\">" + e(why) + "</td></tr>";
     }
     out += "</tbody></table></div>";
     if (model.lost.size() > listed) {

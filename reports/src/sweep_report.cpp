@@ -171,10 +171,11 @@ std::string compare_tables(const std::vector<SweepRun>& runs,
         continue;
       }
       const SweepRun& run = *it->second;
-      out += "<td>" + report_link(run, run.holds ? "holds" : "VIOLATED") +
-             "</td><td class=\"num\">" + format_count(run.photos_lost_count) +
-             "</td><td class=\"num\">" + e(drain_text(run.drain_time_ms)) +
-             "</td><td class=\"num\">" + e(format_bytes(run.cache_peak_bytes)) + "</td>";
+      out += std::string(run.holds ? "<td>" : "<td class=\"bad\">") +
+             report_link(run, run.holds ? "holds" : "VIOLATED") + "</td><td class=\"num\">" +
+             format_count(run.photos_lost_count) + "</td><td class=\"num\">" +
+             e(drain_text(run.drain_time_ms)) + "</td><td class=\"num\">" +
+             e(format_bytes(run.cache_peak_bytes)) + "</td>";
     }
     out += "</tr>";
   }

@@ -537,19 +537,23 @@ std::string render_timeline_svg(const RunModel& model) {
         widest = i;
       }
     }
-    const std::int64_t x = std::min(
-        scale.x_tenths(bucket_start_ms(widest + 1, model.duration_ms)) / 10, plot_right - 150);
+    // The acknowledged curve rises to the right: its label sits above-left of the point, the
+    // drained label below-right, so neither crosses its own line.
+    const std::int64_t x =
+        std::clamp(scale.x_tenths(bucket_start_ms(widest + 1, model.duration_ms)) / 10,
+                   plot_left + 170, plot_right - 150);
     const std::int64_t acked_y =
         y_tenths(buckets.acked_cumulative[widest], photos_max_count, photos_top, photos_height) /
         10;
     const std::int64_t drained_y =
         y_tenths(buckets.drained_cumulative[widest], photos_max_count, photos_top, photos_height) /
         10;
-    const std::int64_t acked_label_y = std::max(acked_y - 6, photos_top + 22);
+    const std::int64_t acked_label_y = std::max(acked_y - 9, photos_top + 22);
     const std::int64_t drained_label_y =
         std::min(std::max(drained_y + 16, acked_label_y + 15), photos_top + photos_height - 4);
-    out += "<text x=\"" + u(x + 6) + "\" y=\"" + u(acked_label_y) +
-           "\" font-size=\"12\" font-weight=\"600\" fill=\"#1b1f24\" stroke=\"#ffffff\" "
+    out += "<text x=\"" + u(x - 6) + "\" y=\"" + u(acked_label_y) +
+           "\" text-anchor=\"end\" font-size=\"12\" font-weight=\"600\" fill=\"#1b1f24\" "
+           "stroke=\"#ffffff\" "
            "stroke-width=\"3\" paint-order=\"stroke\">acknowledged (" +
            format_count(model.counts.acknowledged) + ")</text>";
     out += "<text x=\"" + u(x + 6) + "\" y=\"" + u(drained_label_y) +
