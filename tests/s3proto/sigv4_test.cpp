@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <cctype>
+
 #include "s3proto/checksum.hpp"
 #include "s3proto_property.hpp"
 
@@ -396,20 +398,34 @@ TEST(SigV4Properties, SignThenVerifyRoundTrips) {
   });
 }
 
-// The canonical request of what the server received, under the names the client signed: two
-// requests with the same canonical request are the same signed request.
-std::string received_canonical(const WireRequest& wire, const std::vector<std::string>& names) {
+// The canonical request of what the server received, under the names the client signed, plus
+// the signature it carries: two requests with the same result are the same signed request.
+std::string received_signed_parts(const WireRequest& wire, const std::vector<std::string>& names,
+                                  bool presigned) {
   const std::size_t question = wire.target.find('?');
   const auto path = uri_decode(wire.target.substr(0, question), false);
   const auto query = parse_query_string(
       question == std::string::npos ? std::string() : wire.target.substr(question + 1));
   if (!path || !query) return "unparseable";
-  std::string payload_hash;
+  std::string payload_hash(unsigned_payload);
+  std::string signature;
   for (const auto& [name, value] : wire.headers) {
-    if (name == "X-Amz-Content-Sha256") payload_hash = value;
+    std::string lower = name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "x-amz-content-sha256") payload_hash = value;
+    if (lower == "authorization") signature = value.substr(value.find("Signature=") + 1);
   }
-  return canonical_request(wire.method, canonical_uri(*path), canonical_query_string(*query),
-                           wire.headers, names, payload_hash);
+  QueryList signed_query;
+  for (const auto& [key, value] : *query) {
+    if (presigned && key == "X-Amz-Signature") {
+      signature = value;
+    } else {
+      signed_query.emplace_back(key, value);
+    }
+  }
+  return canonical_request(wire.method, canonical_uri(*path), canonical_query_string(signed_query),
+                           wire.headers, names, payload_hash) +
+         "\n" + signature;
 }
 
 std::vector<std::string> signed_names(const std::string& authorization) {
@@ -427,9 +443,35 @@ std::vector<std::string> signed_names(const std::string& authorization) {
   return names;
 }
 
+// One to three random byte edits (insert, replace, erase) to the target, the method, or a
+// header's name or value.
+void mutate(WireRequest& wire) {
+  const int mutation_count = *rc::gen::inRange(1, 4);
+  for (int i = 0; i < mutation_count; ++i) {
+    std::string* field = nullptr;
+    const int which = *rc::gen::inRange(0, 4);
+    if (which == 0) field = &wire.target;
+    if (which == 1) field = &wire.method;
+    if (which >= 2) {
+      auto& header = wire.headers[*rc::gen::inRange<std::size_t>(0, wire.headers.size())];
+      field = which == 2 ? &header.second : &header.first;
+    }
+    const int edit = *rc::gen::inRange(0, 3);
+    const char byte = *rc::gen::element<char>('a', '%', '/', '?', '&', '=', ' ', ',', ';', '\0',
+                                              '\xff', 'A', '0', '+');
+    if (field->empty() || edit == 0) {
+      field->insert(field->begin() + *rc::gen::inRange<std::size_t>(0, field->size() + 1), byte);
+    } else if (edit == 1) {
+      (*field)[*rc::gen::inRange<std::size_t>(0, field->size())] = byte;
+    } else {
+      field->erase(field->begin() + *rc::gen::inRange<std::size_t>(0, field->size()));
+    }
+  }
+}
+
 TEST(SigV4Properties, MutationsNeverCrashAndNeverVerifyUnlessSignedPartsAreUnchanged) {
-  // Random byte edits to the target, headers, method and Authorization value: the verifier
-  // returns a result, and accepts only when the canonical request is the one that was signed.
+  // Random byte edits to a header-signed request: the verifier returns a result, and accepts
+  // only when the canonical request and signature are the ones that were signed.
   check_property(
       [] {
         const Generated generated = generate_request();
@@ -438,34 +480,35 @@ TEST(SigV4Properties, MutationsNeverCrashAndNeverVerifyUnlessSignedPartsAreUncha
         const WireRequest original = to_wire(generated.request, signed_request);
         const std::vector<std::string> names = signed_names(signed_request.authorization);
         WireRequest mutated = original;
-        const int mutation_count = *rc::gen::inRange(1, 4);
-        for (int i = 0; i < mutation_count; ++i) {
-          std::string* field = nullptr;
-          const int which = *rc::gen::inRange(0, 4);
-          if (which == 0) field = &mutated.target;
-          if (which == 1) field = &mutated.method;
-          if (which >= 2) {
-            auto& header =
-                mutated.headers[*rc::gen::inRange<std::size_t>(0, mutated.headers.size())];
-            field = which == 2 ? &header.second : &header.first;
-          }
-          const int edit = *rc::gen::inRange(0, 3);
-          const char byte = *rc::gen::element<char>('a', '%', '/', '?', '&', '=', ' ', ',', ';',
-                                                    '\0', '\xff', 'A', '0');
-          if (field->empty() || edit == 0) {
-            field->insert(field->begin() + *rc::gen::inRange<std::size_t>(0, field->size() + 1),
-                          byte);
-          } else if (edit == 1) {
-            (*field)[*rc::gen::inRange<std::size_t>(0, field->size())] = byte;
-          } else {
-            field->erase(field->begin() + *rc::gen::inRange<std::size_t>(0, field->size()));
-          }
-        }
+        mutate(mutated);
         const auto result = verify_wire(mutated, example_date, lookup_for(generated.credentials));
         if (error_code(result) == "OK") {
-          RC_ASSERT(received_canonical(mutated, names) == received_canonical(original, names));
+          RC_ASSERT(received_signed_parts(mutated, names, false) ==
+                    received_signed_parts(original, names, false));
           RC_ASSERT(std::get<VerifiedRequest>(result).access_key_id ==
                     generated.credentials.access_key_id);
+        }
+      },
+      300);
+}
+
+TEST(SigV4Properties, PresignedMutationsNeverVerifyUnlessSignedPartsAreUnchanged) {
+  // The same for presigned targets, whose signature and credentials live in the query.
+  check_property(
+      [] {
+        const Generated generated = generate_request();
+        WireRequest original{generated.request.method, "", {generated.request.headers.front()}};
+        SigningRequest request = generated.request;
+        request.headers = original.headers;
+        original.target =
+            presign_target(request, generated.credentials, generated.region, example_date, 3600);
+        WireRequest mutated = original;
+        mutate(mutated);
+        const auto result = verify_wire(mutated, example_date, lookup_for(generated.credentials));
+        if (error_code(result) == "OK") {
+          RC_ASSERT(received_signed_parts(mutated, {"host"}, true) ==
+                    received_signed_parts(original, {"host"}, true));
+          RC_ASSERT(std::get<VerifiedRequest>(result).presigned);
         }
       },
       300);
