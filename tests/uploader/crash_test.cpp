@@ -141,7 +141,8 @@ TEST(CrashPoints, EveryCallOfRecovery) {
 }
 
 // Random photos, random store faults (errors, timeouts, resets after commit, writes lost
-// within the settle time), one crash at a random mutating call, then faults end: protected
+// within the settle time, truncated objects), random disk faults (EIO on writes and syncs,
+// torn writes at the crash), one crash at a random mutating call, then faults end: protected
 // never loses an acknowledged photo, and everything drains.
 TEST(CrashPoints, RandomFaultsAndOneCrashLoseNothing) {
   testing::check_property(
@@ -182,6 +183,12 @@ TEST(CrashPoints, RandomFaultsAndOneCrashLoseNothing) {
           }
           h.store().put_fates.push_back(fate);
         }
+        // Disk faults: torn writes at the crash, occasional EIO on writes and syncs.
+        sim::DiskFaults faults;
+        faults.torn_write_probability = random.chance(0.5) ? 0.5 : 0.0;
+        faults.sync_error_probability = random.chance(0.3) ? 0.05 : 0.0;
+        faults.write_error_probability = random.chance(0.3) ? 0.05 : 0.0;
+        h.disk().set_faults(faults);
         const std::uint64_t crash_after = 1 + random.below(120);
         h.disk().arm_crash_point(h.disk().mutating_call_count() + crash_after);
         std::map<std::string, std::string> sent;
@@ -194,8 +201,14 @@ TEST(CrashPoints, RandomFaultsAndOneCrashLoseNothing) {
           crashed = !h.run_until(h.now() + sim::from_milliseconds(random.between(0, 3000)));
         }
         if (!crashed) crashed = !h.run_until(h.now() + seconds(5));
-        if (crashed || h.disk().crash_point_reached()) h.crash_and_restart();
         h.disk().disarm_crash_point();
+        if (crashed || h.disk().crash_point_reached()) {
+          h.crash();
+          h.disk().set_faults(sim::DiskFaults{});
+          h.start();
+          RC_ASSERT(h.uploader().ready());
+        }
+        h.disk().set_faults(sim::DiskFaults{});
         for (const auto& id : h.acknowledged()) {
           RC_ASSERT(h.recoverable(id, sent.at(id)));
         }

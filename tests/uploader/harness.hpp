@@ -55,6 +55,8 @@ class FakeStore {
   std::deque<PutFate> put_fates;
   // While true, every request is answered 503 (an outage).
   bool down = false;
+  // The next this-many reads (HEAD / GET / LIST) are answered 500.
+  std::size_t read_failures = 0;
   // Targets answering every request with 503 (one vendor down).
   std::set<std::size_t> down_targets;
   // Every request seen, for assertions.
@@ -80,6 +82,7 @@ class FakeStore {
   // The answer, or nullopt for a request that never gets one.
   std::optional<ObjectStoreResponse> answer(sim::TimeNs now, const ObjectStoreRequest& request) {
     requests.push_back(request);
+    requests.back().body.clear();  // bodies are checked below; keeping them costs memory
     expire(now);
     if (down || down_targets.count(request.target_index) != 0) {
       return ObjectStoreResponse::http(request.id, 503, "ServiceUnavailable");
@@ -126,6 +129,10 @@ class FakeStore {
       }
       case ObjectStoreOp::head:
       case ObjectStoreOp::get: {
+        if (read_failures > 0) {
+          --read_failures;
+          return ObjectStoreResponse::http(request.id, 500, "InternalError");
+        }
         auto it = objects.find(where);
         if (it == objects.end()) return ObjectStoreResponse::http(request.id, 404, "NoSuchKey");
         auto response = ObjectStoreResponse::ok(request.id);
@@ -230,11 +237,15 @@ class Harness {
   // Power loss: the uploader process dies, the disk loses what was not durable, requests in
   // flight and the timer die with the process. Then the uploader restarts.
   void crash_and_restart() {
+    crash();
+    start();
+  }
+  // The crash alone (start() restarts).
+  void crash() {
     uploader_.reset();
     disk_.crash();
     in_transit_.clear();
     timer_at_ns_.reset();
-    start();
   }
 
   // Posts a photo; returns the phone's answer (true: acknowledged).

@@ -11,6 +11,7 @@
 #include <limits>
 #include <set>
 #include <system_error>
+#include <tuple>
 
 #include "journal.hpp"
 #include "s3proto/checksum.hpp"
@@ -41,6 +42,8 @@ struct Copy {
   sim::TimeNs next_attempt_ns = 0;
   std::uint32_t failures = 0;
   RequestId request = 0;
+  // The key under which the copy sits in State::due_copies, if it does.
+  std::optional<sim::TimeNs> indexed_due_ns;
 };
 
 // A photo whose local copy is still in the cache (journal state acknowledged).
@@ -49,6 +52,8 @@ struct ActivePhoto {
   std::vector<Copy> copies;
   sim::TimeNs evict_not_before_ns = 0;
   std::uint32_t evict_failures = 0;
+  // The key under which the photo sits in State::due_evictions, if it does.
+  std::optional<sim::TimeNs> indexed_evict_ns;
 };
 
 // What every photo ever acknowledged looks like, for idempotent re-posts.
@@ -57,6 +62,16 @@ struct KnownPhoto {
   std::string md5_hex;
   std::string object_key;
   PhotoState state = PhotoState::acknowledged;
+};
+
+// A target's health as the worker sees it: after a request fails in a way that says the store
+// is unwell (transport error, 5xx, 429), no new request goes to that target before
+// not_before_ns, which backs off like a copy does. Without this gate, every cached photo
+// would retry on its own schedule during an outage and hammer the store (and the disk, which
+// re-reads each photo for its PUT); with it, the worker probes the target at the backoff rate.
+struct TargetHealth {
+  std::uint32_t failures = 0;
+  sim::TimeNs not_before_ns = 0;
 };
 
 struct InFlight {
@@ -121,6 +136,38 @@ std::string_view copy_state_name(CopyState state) {
   return "?";
 }
 
+std::string describe_action(const Action& action) {
+  struct Describe {
+    std::string operator()(const AcknowledgePhoto& a) const {
+      return "ack " + a.photo_id + " key=" + a.object_key;
+    }
+    std::string operator()(const RefusePhoto& a) const {
+      return "refuse " + a.photo_id + " status=" + std::to_string(a.http_status) +
+             " retry_after_s=" + std::to_string(a.retry_after_seconds) + " reason=" + a.reason;
+    }
+    std::string operator()(const ObjectStoreRequest& a) const {
+      std::string line = "request id=" + std::to_string(a.id) +
+                         " target=" + std::to_string(a.target_index) + " " +
+                         std::string(object_store_op_name(a.op)) + " " + a.bucket + "/" + a.key +
+                         " timeout_ns=" + std::to_string(a.timeout_ns);
+      if (a.op == ObjectStoreOp::put) {
+        line += " bytes=" + std::to_string(a.body.size()) + " content_md5=" + a.content_md5;
+      }
+      return line;
+    }
+    std::string operator()(const SetTimer& a) const {
+      return "timer at_ns=" + std::to_string(a.at_ns);
+    }
+    std::string operator()(const PhotoEvicted& a) const {
+      return "evicted " + a.photo_id + " key=" + a.object_key;
+    }
+    std::string operator()(const LocalCopyLost& a) const {
+      return "local-copy-lost " + a.photo_id + " reason=" + a.reason;
+    }
+  };
+  return std::visit(Describe{}, action);
+}
+
 std::optional<std::string> settings_error(const Settings& settings) {
   if (settings.targets.empty()) return "at least one target is required";
   if (settings.targets_required < 1 || settings.targets_required > settings.targets.size()) {
@@ -157,6 +204,13 @@ struct Uploader::State {
   std::map<std::int64_t, ActivePhoto> active;
   std::map<std::string, KnownPhoto> known;
   std::map<RequestId, InFlight> in_flight;
+  std::vector<TargetHealth> target_health;
+  // Indexes, so that an event costs O(log n) in the number of cached photos (an eight-hour
+  // outage caches tens of thousands): copies with work due (a PUT or a verification read) by
+  // due time, photos with enough safe copies by earliest eviction time, requests by deadline.
+  std::set<std::tuple<sim::TimeNs, std::int64_t, std::size_t>> due_copies;
+  std::set<std::pair<sim::TimeNs, std::int64_t>> due_evictions;
+  std::set<std::pair<sim::TimeNs, RequestId>> deadlines;
   std::optional<sim::TimeNs> timer_at_ns;
   Metrics metrics;
 
@@ -212,8 +266,9 @@ struct Uploader::State {
     const sim::TimeNs half = delay / 2;
     const auto jitter =
         static_cast<sim::TimeNs>(random.below(static_cast<std::uint64_t>(delay - half) + 1));
-    const sim::TimeNs result = half + jitter;
-    S3CHAOS_ASSERT(result >= settings.backoff_base_ns / 2 && result <= settings.backoff_max_ns);
+    const sim::TimeNs result = std::max<sim::TimeNs>(1, half + jitter);
+    S3CHAOS_ASSERT(result >= 1 && result >= settings.backoff_base_ns / 2 &&
+                   result <= settings.backoff_max_ns);
     return result;
   }
 
@@ -271,7 +326,7 @@ struct Uploader::State {
     return true;
   }
 
-  bool recover(Actions& actions) {
+  bool recover(sim::TimeNs now, Actions& actions) {
     if (!prepare_directories()) return false;
     if (!journal.is_open()) {
       std::string error;
@@ -289,6 +344,10 @@ struct Uploader::State {
     active.clear();
     known.clear();
     in_flight.clear();
+    due_copies.clear();
+    due_evictions.clear();
+    deadlines.clear();
+    target_health.assign(settings.targets.size(), TargetHealth{});
     metrics.cache_bytes = 0;
     metrics.cache_photos = 0;
     key_counter = 0;
@@ -322,7 +381,9 @@ struct Uploader::State {
       for (std::size_t target = 0; target < photo.copies.size(); ++target) {
         Copy& copy = photo.copies[target];
         const CopyView journaled = target < row.copies.size() ? row.copies[target] : CopyView{};
-        copy.put_acked_ns = journaled.put_acked_ns;
+        // A clock that went backwards across the restart must not push verification into
+        // the far future; measuring the settle time from now instead is only more careful.
+        copy.put_acked_ns = std::min(journaled.put_acked_ns, now);
         copy.verified_ns = journaled.verified_ns;
         switch (journaled.state) {
           case CopyState::pending:
@@ -342,7 +403,8 @@ struct Uploader::State {
       }
       metrics.cache_bytes += row.size_bytes;
       metrics.cache_photos += 1;
-      active.emplace(row.row_id, std::move(photo));
+      ActivePhoto& placed = active.emplace(row.row_id, std::move(photo)).first->second;
+      reindex(placed);
     }
 
     // Temp files belong to ingests that never completed.
@@ -404,6 +466,7 @@ struct Uploader::State {
     metrics.cache_bytes -= it->second.view.size_bytes;
     metrics.cache_photos -= 1;
     actions.push_back(LocalCopyLost{it->second.view.photo_id, reason});
+    unindex(it->second);
     active.erase(it);
   }
 
@@ -414,6 +477,7 @@ struct Uploader::State {
     if (read_content(photo.view.row_id, body)) {
       note_io_error();
       fail_copy(copy, now, CopyPhase::pending);
+      reindex(photo);
       return true;
     }
     if (body.size() != photo.view.size_bytes || s3proto::md5_hex(body) != photo.view.md5_hex) {
@@ -433,6 +497,7 @@ struct Uploader::State {
     request.timeout_ns = settings.request_timeout_ns;
     launch(now, photo, target, request, actions);
     copy.phase = CopyPhase::put_in_flight;
+    reindex(photo);
     return true;
   }
 
@@ -454,11 +519,13 @@ struct Uploader::State {
     request.timeout_ns = settings.request_timeout_ns;
     launch(now, photo, target, request, actions);
     copy.phase = CopyPhase::verify_in_flight;
+    reindex(photo);
   }
 
   void launch(sim::TimeNs now, ActivePhoto& photo, std::size_t target,
               const ObjectStoreRequest& request, Actions& actions) {
     S3CHAOS_ASSERT(in_flight.size() < settings.requests_in_flight_max);
+    deadlines.emplace(now + request.timeout_ns, request.id);
     in_flight.emplace(
         request.id, InFlight{photo.view.row_id, target, request.op, now, now + request.timeout_ns});
     photo.copies[target].request = request.id;
@@ -545,6 +612,8 @@ struct Uploader::State {
     if (it == in_flight.end()) return;
     const InFlight request = it->second;
     in_flight.erase(it);
+    deadlines.erase({request.deadline_ns, response.id});
+    note_target_health(now, request.target, response);
     auto photo = active.find(request.row_id);
     if (photo == active.end()) return;  // Evicted or lost meanwhile.
     Copy& copy = photo->second.copies[request.target];
@@ -556,6 +625,7 @@ struct Uploader::State {
       S3CHAOS_ASSERT(copy.phase == CopyPhase::verify_in_flight);
       on_verify_response(now, photo->second, request.target, request, response);
     }
+    reindex(photo->second);
   }
 
   void evict(sim::TimeNs now, ActivePhoto& photo, Actions& actions) {
@@ -577,6 +647,7 @@ struct Uploader::State {
       note_io_error();
       photo.evict_failures = std::min(photo.evict_failures + 1, backoff_doublings_max + 1);
       photo.evict_not_before_ns = now + backoff_ns(photo.evict_failures);
+      reindex(photo);
       return;
     }
     remove_file_durably(content_path(photo.view.row_id), content_directory());
@@ -585,69 +656,107 @@ struct Uploader::State {
     metrics.cache_photos -= 1;
     ++metrics.photos_evicted;
     actions.push_back(PhotoEvicted{photo.view.photo_id, photo.view.object_key});
+    unindex(photo);
     active.erase(photo.view.row_id);
-  }
-
-  // Times out overdue requests, evicts what may be evicted, starts due work, re-arms the timer.
-  void pump(sim::TimeNs now, Actions& actions) {
-    std::vector<RequestId> overdue;
-    for (const auto& [id, request] : in_flight) {
-      if (request.deadline_ns <= now) overdue.push_back(id);
-    }
-    for (RequestId id : overdue) {
-      handle_response(now, ObjectStoreResponse::transport(id, TransportError::timeout));
-    }
-
-    std::vector<std::int64_t> evictable;
-    for (auto& [row_id, photo] : active) {
-      if (safe_copies(photo) >= copies_required() && photo.evict_not_before_ns <= now) {
-        evictable.push_back(row_id);
-      }
-    }
-    for (std::int64_t row_id : evictable) evict(now, active.at(row_id), actions);
-
-    std::vector<std::int64_t> rows;
-    for (const auto& [row_id, photo] : active) rows.push_back(row_id);
-    for (std::int64_t row_id : rows) {
-      if (in_flight.size() >= settings.requests_in_flight_max) break;
-      auto it = active.find(row_id);
-      if (it == active.end()) continue;
-      ActivePhoto& photo = it->second;
-      for (std::size_t target = 0; target < photo.copies.size(); ++target) {
-        if (in_flight.size() >= settings.requests_in_flight_max) break;
-        Copy& copy = photo.copies[target];
-        if (copy.phase == CopyPhase::pending && copy.next_attempt_ns <= now) {
-          if (!send_put(now, photo, target, actions)) break;  // photo lost
-        } else if (copy.phase == CopyPhase::uploaded && settings.policy.verify_before_evict &&
-                   verify_due_ns(copy) <= now) {
-          send_verify(now, photo, target, actions);
-        }
-      }
-    }
-    arm_timer(actions);
   }
 
   sim::TimeNs verify_due_ns(const Copy& copy) const {
     return std::max(copy.next_attempt_ns, copy.put_acked_ns + settle_ns());
   }
 
+  // When the copy next needs work from the worker, if it does.
+  std::optional<sim::TimeNs> copy_due_ns(const Copy& copy) const {
+    if (copy.phase == CopyPhase::pending) return copy.next_attempt_ns;
+    if (copy.phase == CopyPhase::uploaded && settings.policy.verify_before_evict) {
+      return verify_due_ns(copy);
+    }
+    return std::nullopt;
+  }
+
+  // Brings the indexes in line with the photo's copies; call after any change to them.
+  void reindex(ActivePhoto& photo) {
+    const std::int64_t row_id = photo.view.row_id;
+    const bool evictable = safe_copies(photo) >= copies_required();
+    for (std::size_t target = 0; target < photo.copies.size(); ++target) {
+      Copy& copy = photo.copies[target];
+      // A photo about to be evicted needs no more work on its remaining copies.
+      const auto due = evictable ? std::nullopt : copy_due_ns(copy);
+      if (copy.indexed_due_ns == due) continue;
+      if (copy.indexed_due_ns.has_value()) due_copies.erase({*copy.indexed_due_ns, row_id, target});
+      if (due.has_value()) due_copies.emplace(*due, row_id, target);
+      copy.indexed_due_ns = due;
+    }
+    const auto evict_at = evictable ? std::optional(photo.evict_not_before_ns) : std::nullopt;
+    if (photo.indexed_evict_ns != evict_at) {
+      if (photo.indexed_evict_ns.has_value())
+        due_evictions.erase({*photo.indexed_evict_ns, row_id});
+      if (evict_at.has_value()) due_evictions.emplace(*evict_at, row_id);
+      photo.indexed_evict_ns = evict_at;
+    }
+  }
+
+  void unindex(ActivePhoto& photo) {
+    for (std::size_t target = 0; target < photo.copies.size(); ++target) {
+      Copy& copy = photo.copies[target];
+      if (copy.indexed_due_ns.has_value()) {
+        due_copies.erase({*copy.indexed_due_ns, photo.view.row_id, target});
+      }
+      copy.indexed_due_ns.reset();
+    }
+    if (photo.indexed_evict_ns.has_value()) {
+      due_evictions.erase({*photo.indexed_evict_ns, photo.view.row_id});
+    }
+    photo.indexed_evict_ns.reset();
+  }
+
+  void note_target_health(sim::TimeNs now, std::size_t target,
+                          const ObjectStoreResponse& response) {
+    TargetHealth& health = target_health.at(target);
+    const bool unwell = response.outcome == ResponseOutcome::transport_error ||
+                        (response.outcome == ResponseOutcome::http_error &&
+                         (response.http_status >= 500 || response.http_status == 429));
+    if (!unwell) {
+      health = TargetHealth{};
+      return;
+    }
+    health.failures = std::min(health.failures + 1, backoff_doublings_max + 1);
+    health.not_before_ns = std::max(health.not_before_ns, now + backoff_ns(health.failures));
+  }
+
+  // Times out overdue requests, evicts what may be evicted, starts due work, re-arms the timer.
+  void pump(sim::TimeNs now, Actions& actions) {
+    while (!deadlines.empty() && deadlines.begin()->first <= now) {
+      const RequestId id = deadlines.begin()->second;
+      handle_response(now, ObjectStoreResponse::transport(id, TransportError::timeout));
+    }
+    while (!due_evictions.empty() && due_evictions.begin()->first <= now) {
+      evict(now, active.at(due_evictions.begin()->second), actions);
+    }
+    while (in_flight.size() < settings.requests_in_flight_max && !due_copies.empty()) {
+      const auto [due_ns, row_id, target] = *due_copies.begin();
+      if (due_ns > now) break;
+      ActivePhoto& photo = active.at(row_id);
+      // Each branch takes the copy off the due index or moves it into the future.
+      const sim::TimeNs gate_ns = target_health.at(target).not_before_ns;
+      if (gate_ns > now) {
+        photo.copies[target].next_attempt_ns = gate_ns;
+        reindex(photo);
+      } else if (photo.copies[target].phase == CopyPhase::pending) {
+        send_put(now, photo, target, actions);
+      } else {
+        send_verify(now, photo, target, actions);
+      }
+    }
+    arm_timer(actions);
+  }
+
   void arm_timer(Actions& actions) {
     sim::TimeNs next = never_ns;
-    for (const auto& [id, request] : in_flight) next = std::min(next, request.deadline_ns);
-    const bool has_capacity = in_flight.size() < settings.requests_in_flight_max;
-    for (const auto& [row_id, photo] : active) {
-      if (safe_copies(photo) >= copies_required()) {
-        next = std::min(next, photo.evict_not_before_ns);
-        continue;
-      }
-      if (!has_capacity) continue;
-      for (const Copy& copy : photo.copies) {
-        if (copy.phase == CopyPhase::pending) {
-          next = std::min(next, copy.next_attempt_ns);
-        } else if (copy.phase == CopyPhase::uploaded && settings.policy.verify_before_evict) {
-          next = std::min(next, verify_due_ns(copy));
-        }
-      }
+    if (!deadlines.empty()) next = std::min(next, deadlines.begin()->first);
+    if (!due_evictions.empty()) next = std::min(next, due_evictions.begin()->first);
+    // At capacity, the next response or deadline frees a slot; no need to wake for due work.
+    if (in_flight.size() < settings.requests_in_flight_max && !due_copies.empty()) {
+      next = std::min(next, std::get<0>(*due_copies.begin()));
     }
     if (next == never_ns) return;
     if (timer_at_ns.has_value() && *timer_at_ns == next) return;
@@ -743,7 +852,7 @@ struct Uploader::State {
     photo.copies.resize(settings.targets.size());
     for (Copy& copy : photo.copies) copy.next_attempt_ns = now;
     known[arrival.photo_id] = KnownPhoto{*row_id, md5, object_key, PhotoState::acknowledged};
-    active.emplace(*row_id, std::move(photo));
+    reindex(active.emplace(*row_id, std::move(photo)).first->second);
     metrics.cache_bytes += view.size_bytes;
     metrics.cache_photos += 1;
     if (!acked_early) acknowledge(actions, arrival.photo_id, object_key);
@@ -761,7 +870,7 @@ Uploader::~Uploader() = default;
 Actions Uploader::start(sim::TimeNs now) {
   Actions actions;
   if (state_->ready) return actions;
-  state_->ready = state_->recover(actions);
+  state_->ready = state_->recover(now, actions);
   if (!state_->ready) {
     state_->note_io_error();
     state_->active.clear();

@@ -16,7 +16,9 @@
 // earlier one), record PhotoEvicted / LocalCopyLost.
 //
 // Time and randomness come in from outside (`now` on every call, a RandomStream for backoff
-// jitter); sockets never appear here. Durable local state is the exception, FoundationDB
+// jitter); sockets never appear here. `now` is journaled (the time of a PUT's 200), so it
+// must come from a clock that survives restarts: the simulation's clock, or nanoseconds since
+// the Unix epoch in production. Durable local state is the exception, FoundationDB
 // style: content files go synchronously through the injected sim::FileSystem and the journal
 // through SQLite opened on the VFS named in Settings (sim::register_sqlite_vfs over the same
 // FileSystem: SimDisk in simulation, PosixFileSystem in production). Every failing
@@ -159,6 +161,10 @@ struct LocalCopyLost {
 using Action = std::variant<AcknowledgePhoto, RefusePhoto, ObjectStoreRequest, SetTimer,
                             PhotoEvicted, LocalCopyLost>;
 using Actions = std::vector<Action>;
+
+// One line describing an action, stable across runs and machines (no pointers, no bodies:
+// a PUT shows its size and MD5), for traces and logs.
+std::string describe_action(const Action& action);
 
 // --- the durable local view (for checkers, tools and tests) -----------------------------
 
