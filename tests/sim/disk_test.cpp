@@ -328,5 +328,72 @@ TEST(SimDisk, CopiesAreIndependent) {
   EXPECT_EQ(read_all(copy, "f"), "COPY");
 }
 
+// Rename onto a directory is refused; unsynced growth is given back by a crash.
+TEST(SimDisk, RenameOntoDirectoryAndCapacityAfterCrash) {
+  SimDisk disk = make_disk();
+  ASSERT_EQ(disk.make_directory("d"), ok);
+  ASSERT_EQ(disk.create_file("f"), ok);
+  EXPECT_EQ(disk.rename("f", "d"), std::make_error_code(std::errc::is_a_directory));
+  ASSERT_EQ(disk.sync_directory(""), ok);
+  ASSERT_EQ(disk.write_at("f", 0, std::string(100, 'x')), ok);
+  EXPECT_EQ(disk.used_bytes(), 100u);
+  disk.crash();
+  EXPECT_EQ(disk.used_bytes(), 0u);
+}
+
+// The same seed and the same calls give the same torn contents: a crash replays exactly.
+TEST(SimDisk, TornCrashReplaysForTheSameSeed) {
+  auto run = [](std::uint64_t seed) {
+    SimDisk disk = make_disk(seed);
+    disk.set_faults(DiskFaults{.torn_write_probability = 0.7});
+    std::string contents;
+    for (int file = 0; file < 20; ++file) {
+      const std::string name = "f" + std::to_string(file);
+      EXPECT_EQ(disk.create_file(name), ok);
+      EXPECT_EQ(disk.sync_directory(""), ok);
+      for (int write = 0; write < 5; ++write)
+        EXPECT_EQ(disk.write_at(name, write * 7, "0123456789"), ok);
+    }
+    disk.crash();
+    for (int file = 0; file < 20; ++file)
+      contents += read_all(disk, "f" + std::to_string(file)) + "|";
+    return contents;
+  };
+  EXPECT_EQ(run(9), run(9));
+  EXPECT_NE(run(9), run(10));
+}
+
+// The safe way to replace a file (write a temporary, sync it, rename, sync the directory)
+// leaves the old or the new contents at every crash point, torn writes included; the unsafe
+// way (no sync before the rename) has points where the file is empty or partial, and the
+// enumeration finds them.
+TEST(SimDisk, EnumerateCrashPointsOfAFileReplacement) {
+  const std::string old_contents = "old photo bytes";
+  const std::string new_contents = "new photo bytes, longer";
+  auto count_bad_points = [&](bool sync_before_rename) {
+    SimDisk disk = make_disk();
+    make_durable_file(disk, "photo", old_contents);
+    disk.set_faults(DiskFaults{.torn_write_probability = 1.0});
+    std::uint64_t bad = 0;
+    const std::uint64_t points = enumerate_crash_points(
+        disk, RandomStream::named(1, "points"),
+        [&] {
+          if (disk.create_file("photo.tmp")) return;
+          if (disk.write_at("photo.tmp", 0, new_contents)) return;
+          if (sync_before_rename && disk.sync_file("photo.tmp")) return;
+          if (disk.rename("photo.tmp", "photo")) return;
+          disk.sync_directory("");
+        },
+        [&](std::uint64_t) {
+          const std::string contents = read_all(disk, "photo");
+          if (contents != old_contents && contents != new_contents) ++bad;
+        });
+    EXPECT_EQ(points, sync_before_rename ? 6u : 5u);
+    return bad;
+  };
+  EXPECT_EQ(count_bad_points(true), 0u);
+  EXPECT_GT(count_bad_points(false), 0u);
+}
+
 }  // namespace
 }  // namespace s3chaos::sim

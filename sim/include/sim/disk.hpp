@@ -183,4 +183,37 @@ class SimDisk final : public FileSystem {
   std::uint64_t sync_error_countdown_ = 0;
 };
 
+// Crash points enumerated by enumerate_crash_points at most (a workload of more mutating
+// calls is cut there; split it, or raise the bound knowingly).
+inline constexpr std::uint64_t crash_points_max = 100'000;
+
+// Every-crash-point driver (the loop of docs/disk.md). `disk` holds the prepared starting
+// state. `workload()` runs the code under test against `disk` (directly or through anything
+// bound to this SimDisk object, such as the SQLite VFS) and must stop at its first error.
+// First one clean run counts the workload's N mutating calls; then for k = 1 .. N+1 the disk
+// is reset to the prepared state, armed to die at the k-th call, the workload runs, the disk
+// crashes, and `check(k)` inspects what survived (through `disk`). `disk` is reset to the
+// prepared state before every run, including its random stream, which is replaced by one
+// derived from `random` and k (so torn writes differ per point yet replay exactly).
+// Returns the number of points checked (N+1, at most crash_points_max).
+template <typename Workload, typename Check>
+std::uint64_t enumerate_crash_points(SimDisk& disk, const RandomStream& random, Workload&& workload,
+                                     Check&& check) {
+  const SimDisk prepared = disk;
+  const std::uint64_t start = disk.mutating_call_count();
+  workload();
+  const std::uint64_t calls = disk.mutating_call_count() - start;
+  std::uint64_t points = 0;
+  for (std::uint64_t k = 1; k <= calls + 1 && points < crash_points_max; ++k, ++points) {
+    disk = prepared;
+    disk.set_random_stream(random.split("crash_point." + std::to_string(k)));
+    disk.arm_crash_point(start + k);
+    workload();
+    disk.crash();
+    check(k);
+  }
+  disk = prepared;
+  return points;
+}
+
 }  // namespace s3chaos::sim
