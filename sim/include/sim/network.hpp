@@ -52,6 +52,8 @@ constexpr Endpoint other(Endpoint endpoint) {
 
 // What happens to one message. The first four are drawn from FateOdds; `refuse` comes from a
 // partition in refuse mode, `cut` from a partition that starts while the message is in flight.
+// The numeric values of Fate, LinkError and PartitionMode go into trace records, so into trace
+// hashes: append new values, never renumber.
 enum class Fate : std::uint8_t { deliver, drop, reset, hang, refuse, cut };
 std::string_view to_string(Fate fate);
 
@@ -133,7 +135,9 @@ class LinkCore {
   void heal();
   bool partitioned() const noexcept { return partitioned_; }
 
-  // Messages sent so far, and how many met each fate.
+  // Messages sent so far, and how many met each fate when sent. fate_count(Fate::cut) counts
+  // messages and notices lost in flight to a partition; each is also counted under the fate it
+  // was sent with.
   std::uint64_t messages_sent() const noexcept { return next_message_id_ - 1; }
   std::uint64_t fate_count(Fate fate) const noexcept {
     return fate_counts_[static_cast<int>(fate)];
