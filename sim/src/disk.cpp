@@ -25,6 +25,14 @@ void apply_write(std::string& contents, std::uint64_t offset, std::string_view b
 
 }  // namespace
 
+void SimDisk::apply_pending(std::string& contents, const PendingOperation& operation) {
+  if (operation.is_truncate) {
+    contents.resize(operation.offset_or_size, '\0');
+  } else {
+    apply_write(contents, operation.offset_or_size, operation.bytes);
+  }
+}
+
 SimDisk::SimDisk(RandomStream random) : random_(random) {
   Inode root;
   root.is_directory = true;
@@ -128,8 +136,8 @@ void SimDisk::release_if_unreferenced(InodeId id) {
 }
 
 void SimDisk::record_pending(Inode& inode, PendingOperation operation) {
-  if (faults_.torn_write_probability <= 0.0 || !inode.pending_complete ||
-      inode.pending.size() >= pending_operations_max) {
+  const bool needed = faults_.torn_write_probability > 0.0 || inode.changes_dropped;
+  if (!needed || !inode.pending_complete || inode.pending.size() >= pending_operations_max) {
     // Without a complete history the file cannot be torn faithfully; it will simply revert.
     inode.pending_complete = false;
     inode.pending.clear();
@@ -245,12 +253,28 @@ std::error_code SimDisk::sync_file(std::string_view path) {
   if (auto error = begin_mutation()) return error;
   InodeId id = root_id;
   if (auto error = lookup_file(path, id)) return error;
-  if (draw_sync_error()) return make_error(std::errc::io_error);
   Inode& inode = inodes_.at(id);
-  inode.durable_contents = inode.current_contents;
+  if (draw_sync_error()) {
+    if (faults_.failed_sync_drops_changes) {
+      // The unsynced changes so far will never reach the disk; reads still see them.
+      inode.changes_dropped = true;
+      inode.pending.clear();
+      inode.pending_complete = true;
+    }
+    return make_error(std::errc::io_error);
+  }
+  if (inode.changes_dropped && inode.pending_complete) {
+    for (const PendingOperation& operation : inode.pending)
+      apply_pending(inode.durable_contents, operation);
+  } else {
+    // Without a complete history since the failure (overflow), persist everything: kinder
+    // than Linux, never harsher.
+    inode.durable_contents = inode.current_contents;
+  }
+  S3CHAOS_ASSERT(inode.changes_dropped || inode.durable_contents == inode.current_contents);
+  inode.changes_dropped = false;
   inode.pending.clear();
   inode.pending_complete = true;
-  S3CHAOS_ASSERT(inode.durable_contents == inode.current_contents);
   return {};
 }
 
@@ -352,14 +376,7 @@ std::string SimDisk::torn_contents(const Inode& inode) {
   ++torn_file_count_;
   const std::size_t torn_index = random_.below(inode.pending.size());
   std::string contents = inode.durable_contents;
-  for (std::size_t i = 0; i < torn_index; ++i) {
-    const PendingOperation& operation = inode.pending[i];
-    if (operation.is_truncate) {
-      contents.resize(operation.offset_or_size, '\0');
-    } else {
-      apply_write(contents, operation.offset_or_size, operation.bytes);
-    }
-  }
+  for (std::size_t i = 0; i < torn_index; ++i) apply_pending(contents, inode.pending[i]);
   const PendingOperation& torn = inode.pending[torn_index];
   if (!torn.is_truncate && !torn.bytes.empty()) {
     const std::size_t kept = random_.below(torn.bytes.size());
@@ -380,6 +397,7 @@ void SimDisk::crash() {
       inode.current_contents = inode.durable_contents;
       inode.pending.clear();
       inode.pending_complete = true;
+      inode.changes_dropped = false;
     }
     inode.current_links = 0;
     inode.durable_links = 0;

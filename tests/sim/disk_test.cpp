@@ -228,6 +228,26 @@ TEST(SimDisk, InjectedIoErrors) {
   EXPECT_EQ(read_all(disk, "f"), "v2");
 }
 
+// With failed_sync_drops_changes, a sync that failed loses the changes before it for good:
+// the retry succeeds, reads still see the data, and a crash loses it (fsyncgate). Changes made
+// after the failure are persisted by the next sync. Without the setting the retry persists all.
+TEST(SimDisk, FailedSyncCanDropChangesForGood) {
+  for (const bool drops : {false, true}) {
+    SimDisk disk = make_disk();
+    disk.set_faults(DiskFaults{.failed_sync_drops_changes = drops});
+    make_durable_file(disk, "f", "v1v1");
+    ASSERT_EQ(disk.write_at("f", 0, "v2"), ok);
+    disk.inject_sync_error_after(1);
+    EXPECT_EQ(disk.sync_file("f"), io_error);
+    EXPECT_EQ(read_all(disk, "f"), "v2v1");
+    ASSERT_EQ(disk.write_at("f", 3, "3"), ok);
+    EXPECT_EQ(disk.sync_file("f"), ok);  // The retry "succeeds".
+    EXPECT_EQ(read_all(disk, "f"), "v2v3");
+    disk.crash();
+    EXPECT_EQ(read_all(disk, "f"), drops ? "v1v3" : "v2v3") << drops;
+  }
+}
+
 // With a write error probability, some writes fail and the failures depend only on the seed.
 TEST(SimDisk, ProbabilisticIoErrorsFollowTheSeed) {
   auto failures = [](std::uint64_t seed) {

@@ -59,6 +59,13 @@ struct DiskFaults {
   // Probability that a sync_file or sync_directory fails with io_error (and makes nothing
   // durable; the current state is unchanged, so a later successful sync still persists it).
   double sync_error_probability = 0.0;
+  // What a failed sync_file does to the file's unsynced changes. false: nothing (they stay
+  // pending, and a later successful sync persists them). true: Linux's behaviour since 4.13
+  // (the "fsyncgate" of PostgreSQL): the failed pages are dropped from the write-back queue
+  // but stay visible to reads, so a later sync_file SUCCEEDS without persisting them, and a
+  // crash loses them. Only changes made after the failure are persisted by the next sync. A
+  // program that retries fsync after EIO and trusts the retry is caught by this setting.
+  bool failed_sync_drops_changes = false;
   // Probability that, at crash, a file with unsynced changes keeps a torn prefix of them.
   double torn_write_probability = 0.0;
 };
@@ -145,6 +152,9 @@ class SimDisk final : public FileSystem {
     std::string durable_contents;
     std::vector<PendingOperation> pending;
     bool pending_complete = true;  // false when the history overflowed or was not recorded
+    // A failed sync dropped changes (failed_sync_drops_changes): `pending` then holds only
+    // the changes made since, and the next sync persists those, not current_contents.
+    bool changes_dropped = false;
     std::map<std::string, InodeId> current_entries;
     std::map<std::string, InodeId> durable_entries;
     std::uint32_t current_links = 0;
@@ -167,6 +177,7 @@ class SimDisk final : public FileSystem {
   InodeId allocate_inode(bool is_directory);
   void release_if_unreferenced(InodeId id);
   void record_pending(Inode& inode, PendingOperation operation);
+  static void apply_pending(std::string& contents, const PendingOperation& operation);
   std::string torn_contents(const Inode& inode);
   void check_invariants() const;
 
