@@ -186,6 +186,46 @@ TEST(SigV4Examples, StreamingSeedSignature) {
   EXPECT_EQ(std::get<VerifiedRequest>(verified).scope, "20130524/us-east-1/s3/aws4_request");
 }
 
+TEST(SigV4CrossCheck, RequestsSignedByBotocoreVerify) {
+  // Requests signed by botocore 1.43 (the AWS CLI's and boto3's signer) for a key with reserved
+  // characters, an unsigned User-Agent, a header value with inner spaces, and a presigned GET of
+  // a UTF-8 key: our verifier accepts each, and rejects them one second past their lifetime.
+  const SecretLookup lookup = [](std::string_view key) -> std::optional<std::string> {
+    if (key == "AKTEST") return "secret/with+chars";
+    return std::nullopt;
+  };
+  VerifyOptions options;
+  options.now_amz_date = "20261125T131644Z";
+  options.expected_region = "us-west-2";
+  const HeaderList put_headers = {
+      {"x-amz-meta-note", "  two  spaces "},
+      {"User-Agent", "x"},
+      {"X-Amz-Date", "20261125T131644Z"},
+      {"X-Amz-Content-SHA256", "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"},
+      {"Authorization",
+       "AWS4-HMAC-SHA256 Credential=AKTEST/20261125/us-west-2/s3/aws4_request, "
+       "SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-meta-note, "
+       "Signature=379d06f96b47aaf3fa931527997702d07428df56e7714b2b92bbc9e690b974df"},
+      {"Content-Length", "11"},
+      {"Host", "localhost:9000"}};
+  const std::string put_target =
+      "/bucket/a%20b/c%24d%2Be%3Df%26g.txt?prefix=a%20b%2F%2B&list-type=2&empty=";
+  const auto put = verify_request({"PUT", put_target, &put_headers}, lookup, options);
+  ASSERT_EQ(error_code(put), "OK");
+  EXPECT_EQ(std::get<VerifiedRequest>(put).payload_sha256_hex, sha256_hex("hello world"));
+
+  const HeaderList host = {{"Host", "localhost:9000"}};
+  const std::string presigned_target =
+      "/bucket/%C3%BCn%C3%AF/%C3%A7%C3%B8d%C3%A9~x?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+      "&X-Amz-Credential=AKTEST%2F20261125%2Fus-west-2%2Fs3%2Faws4_request"
+      "&X-Amz-Date=20261125T131644Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host"
+      "&X-Amz-Signature=9151527afd5af615ba9b8f62101ac2ddd0b05b4ff05b64711fdbaf8e7d7cbdd1";
+  EXPECT_EQ(error_code(verify_request({"GET", presigned_target, &host}, lookup, options)), "OK");
+  options.now_amz_date = "20261125T133145Z";
+  EXPECT_EQ(error_code(verify_request({"GET", presigned_target, &host}, lookup, options)),
+            "AccessDenied");
+}
+
 TEST(SigV4Encoding, SegmentsAreEncodedOnceAndQueryIsSorted) {
   EXPECT_EQ(canonical_uri("/photos/a b/%/ü~"), "/photos/a%20b/%25/%C3%BC~");
   EXPECT_EQ(canonical_uri(""), "/");
