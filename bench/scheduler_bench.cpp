@@ -9,6 +9,8 @@
 //   later (the classic "hold" model of a simulation in steady state).
 // - TimeoutsMostlyCancelled: each event arms a timeout and cancels the previous one, as RPC
 //   calls that answer in time do.
+// Also the cost of one trace record (hashed only, or hashed and kept) and of one RPC call over
+// a simulated link (request, response, timeout armed and cancelled, trace records).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -16,7 +18,9 @@
 #include <queue>
 #include <vector>
 
+#include "sim/network.hpp"
 #include "sim/scheduler.hpp"
+#include "sim/trace.hpp"
 
 namespace {
 
@@ -148,11 +152,45 @@ void BM_Ceiling_Hold(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * events_per_iteration));
 }
 
+void BM_Trace_Record(benchmark::State& state) {
+  s3chaos::sim::Trace trace(static_cast<std::size_t>(state.range(0)));
+  TimeNs time = 0;
+  for (auto _ : state) {
+    ++time;
+    trace.record(time, "net.s3", "send", {time, 1, 0, 4096, 20'000'000});
+  }
+  benchmark::DoNotOptimize(trace.hash());
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_RpcLink_Call(benchmark::State& state) {
+  using namespace s3chaos::sim;
+  Scheduler scheduler;
+  Trace trace(0);
+  LinkConfig config;
+  config.latency = LatencyDistribution::log_normal(20'000'000, 0.5, 1'000'000, 1'000'000'000);
+  RpcLink<std::string, std::string> link(scheduler, RandomStream::named(1, "net"), config, &trace);
+  link.serve([&link](RpcLink<std::string, std::string>::CallId call, std::string request) {
+    link.respond(call, std::move(request));
+  });
+  std::uint64_t responses = 0;
+  for (auto _ : state) {
+    link.call(
+        "PUT /photos/1", 5'000'000'000, [&responses](std::string) { ++responses; },
+        [](LinkError) {});
+    scheduler.run(16);
+  }
+  benchmark::DoNotOptimize(responses);
+  state.SetItemsProcessed(state.iterations());
+}
+
 BENCHMARK(BM_Scheduler_Batch)->Arg(1 << 10)->Arg(1 << 16)->Arg(1 << 20);
 BENCHMARK(BM_Ceiling_Batch)->Arg(1 << 10)->Arg(1 << 16)->Arg(1 << 20);
 BENCHMARK(BM_Scheduler_Hold)->Arg(16)->Arg(1 << 10)->Arg(1 << 16);
 BENCHMARK(BM_Ceiling_Hold)->Arg(16)->Arg(1 << 10)->Arg(1 << 16);
 BENCHMARK(BM_Scheduler_TimeoutsMostlyCancelled);
+BENCHMARK(BM_Trace_Record)->Arg(0)->Arg(1 << 16);
+BENCHMARK(BM_RpcLink_Call);
 
 }  // namespace
 

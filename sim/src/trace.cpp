@@ -2,7 +2,9 @@
 
 #include <openssl/evp.h>
 
+#include <bit>
 #include <cstdio>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <ostream>
 
@@ -15,30 +17,39 @@ namespace {
 // block instead of per record.
 constexpr std::size_t hash_block_bytes = 4096;
 
-void put_u32(std::string& out, std::uint32_t value) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+// The encoding copies integers as they lie in memory: a few memcpy calls instead of a push_back
+// per byte, since it is on every record's path. A big-endian host would need byte swaps here.
+static_assert(std::endian::native == std::endian::little, "trace encoding assumes little-endian");
+
+// Appends `value` little-endian.
+template <typename Integer>
+char* put_le(char* out, Integer value) {
+  std::memcpy(out, &value, sizeof value);
+  return out + sizeof value;
 }
 
-void put_i64(std::string& out, std::int64_t value) {
-  const auto bits = static_cast<std::uint64_t>(value);
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
-}
-
-void put_bytes(std::string& out, std::string_view bytes) {
-  put_u32(out, static_cast<std::uint32_t>(bytes.size()));
-  out.append(bytes);
+char* put_bytes(char* out, std::string_view bytes) {
+  out = put_le(out, static_cast<std::uint32_t>(bytes.size()));
+  std::memcpy(out, bytes.data(), bytes.size());
+  return out + bytes.size();
 }
 
 // The canonical encoding (docs/sim.md): little-endian, every string length-prefixed, so the
 // concatenation of encodings is unambiguous.
 void encode_into(std::string& out, TimeNs time, std::string_view component, std::string_view kind,
                  const std::int64_t* numbers, std::size_t numbers_count, std::string_view detail) {
-  put_i64(out, time);
-  put_bytes(out, component);
-  put_bytes(out, kind);
-  put_u32(out, static_cast<std::uint32_t>(numbers_count));
-  for (std::size_t i = 0; i < numbers_count; ++i) put_i64(out, numbers[i]);
-  put_bytes(out, detail);
+  const std::size_t size = sizeof(std::int64_t) + 4 * sizeof(std::uint32_t) + component.size() +
+                           kind.size() + numbers_count * sizeof(std::int64_t) + detail.size();
+  const std::size_t start = out.size();
+  out.resize(start + size);
+  char* cursor = out.data() + start;
+  cursor = put_le(cursor, static_cast<std::int64_t>(time));
+  cursor = put_bytes(cursor, component);
+  cursor = put_bytes(cursor, kind);
+  cursor = put_le(cursor, static_cast<std::uint32_t>(numbers_count));
+  for (std::size_t i = 0; i < numbers_count; ++i) cursor = put_le(cursor, numbers[i]);
+  cursor = put_bytes(cursor, detail);
+  S3CHAOS_ASSERT(cursor == out.data() + out.size());
 }
 
 struct ContextDeleter {
