@@ -15,6 +15,11 @@ constexpr std::string_view chunk_signature_prefix = "chunk-signature=";
 constexpr std::string_view trailer_signature_name = "x-amz-trailer-signature";
 constexpr std::size_t signature_hex_length = 64;
 constexpr std::size_t chunk_size_hex_digits_max = 16;
+constexpr std::string_view content_length_mismatch =
+    "You did not provide the number of bytes specified by the Content-Length HTTP header";
+constexpr std::string_view malformed_trailer =
+    "The request contained trailing data that was not well-formed or did not conform to our "
+    "published schema.";
 
 char ascii_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
@@ -173,9 +178,9 @@ bool AwsChunkedDecoder::signed_chunks() const {
 }
 
 AwsChunkedDecoder::Status AwsChunkedDecoder::fail(int http_status, std::string_view code,
-                                                  std::string message) {
+                                                  std::string_view message) {
   if (status_ != Status::failed) {
-    error_ = S3Error{http_status, std::string(code), std::move(message)};
+    error_ = S3Error{http_status, std::string(code), std::string(message)};
     status_ = Status::failed;
   }
   return status_;
@@ -185,7 +190,7 @@ AwsChunkedDecoder::Status AwsChunkedDecoder::feed(std::string_view bytes,
                                                   std::string& decoded_out) {
   while (!bytes.empty() && status_ != Status::failed) {
     if (status_ == Status::done) {
-      return fail(400, "InvalidRequest", "Data after the end of the aws-chunked body.");
+      return fail(400, "IncompleteBody", content_length_mismatch);
     }
     switch (state_) {
       case State::chunk_data: {
@@ -221,7 +226,7 @@ AwsChunkedDecoder::Status AwsChunkedDecoder::feed(std::string_view bytes,
         bytes.remove_prefix(1);
         if (c == '\n') {
           if (line_.empty() || line_.back() != '\r') {
-            return fail(400, "InvalidRequest", "aws-chunked line without CRLF.");
+            return fail(400, "IncompleteBody", "aws-chunked line without CRLF.");
           }
           line_.pop_back();
           const std::string line = std::move(line_);
@@ -230,13 +235,13 @@ AwsChunkedDecoder::Status AwsChunkedDecoder::feed(std::string_view bytes,
           break;
         }
         if (line_.size() > config_.limits.line_bytes_max) {
-          return fail(400, "InvalidRequest", "aws-chunked line is too long.");
+          return fail(400, "IncompleteBody", "aws-chunked line is too long.");
         }
         line_.push_back(c);
         break;
       }
       case State::end:
-        return fail(400, "InvalidRequest", "Data after the end of the aws-chunked body.");
+        return fail(400, "IncompleteBody", content_length_mismatch);
     }
   }
   return status_;
@@ -251,20 +256,20 @@ AwsChunkedDecoder::Status AwsChunkedDecoder::on_chunk_header(std::string_view li
   const std::size_t semicolon = line.find(';');
   const std::string_view size_text = line.substr(0, semicolon);
   if (size_text.empty() || size_text.size() > chunk_size_hex_digits_max) {
-    return fail(400, "InvalidChunkSizeError", "The chunk size is not a hex number.");
+    return fail(400, "IncompleteBody", "The chunk size is not a hex number.");
   }
   std::uint64_t size = 0;
   const auto [end, error] =
       std::from_chars(size_text.data(), size_text.data() + size_text.size(), size, 16);
   if (error != std::errc() || end != size_text.data() + size_text.size()) {
-    return fail(400, "InvalidChunkSizeError", "The chunk size is not a hex number.");
+    return fail(400, "IncompleteBody", "The chunk size is not a hex number.");
   }
   if (size > config_.limits.chunk_bytes_max) {
-    return fail(400, "InvalidChunkSizeError", "The chunk is larger than this server accepts.");
+    return fail(400, "EntityTooLarge", "The chunk is larger than this server accepts.");
   }
-  // S3 allows only the last chunk under 8 KiB in signed streaming; a small chunk followed by
-  // another data chunk is refused.
-  if (signed_chunks() && previous_chunk_small_ && size > 0) {
+  // S3 allows only the last chunk under 8 KiB (signed or not); a small chunk followed by another
+  // data chunk is refused. SDKs know this error and tell users to buffer their streams.
+  if (previous_chunk_small_ && size > 0) {
     return fail(400, "InvalidChunkSizeError",
                 "Only the last chunk is allowed to have a size less than 8192 bytes");
   }
@@ -274,15 +279,14 @@ AwsChunkedDecoder::Status AwsChunkedDecoder::on_chunk_header(std::string_view li
     if (extension.substr(0, chunk_signature_prefix.size()) == chunk_signature_prefix) {
       chunk_signature_claimed_ = std::string(extension.substr(chunk_signature_prefix.size()));
     } else if (signed_chunks()) {
-      return fail(400, "InvalidRequest", "Unexpected aws-chunked chunk extension.");
+      return fail(400, "IncompleteBody", "Unexpected aws-chunked chunk extension.");
     }
   }
   if (signed_chunks() && !is_lower_hex(chunk_signature_claimed_, signature_hex_length)) {
     return fail(403, "SignatureDoesNotMatch", "The chunk signature is missing or malformed.");
   }
   if (config_.decoded_length && size > *config_.decoded_length - decoded_bytes_) {
-    return fail(400, "InvalidRequest",
-                "The body is longer than x-amz-decoded-content-length says.");
+    return fail(400, "IncompleteBody", content_length_mismatch);
   }
   if (size > config_.limits.decoded_bytes_max - decoded_bytes_) {
     return fail(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size");
@@ -291,7 +295,7 @@ AwsChunkedDecoder::Status AwsChunkedDecoder::on_chunk_header(std::string_view li
   chunk_remaining_bytes_ = size;
   decoded_bytes_ += size;
   ++chunk_count_;
-  previous_chunk_small_ = size < config_.limits.signed_chunk_bytes_min;
+  previous_chunk_small_ = size < config_.limits.chunk_bytes_min_except_last;
   if (signed_chunks()) chunk_sha256_.emplace(ChecksumAlgorithm::sha256);
   if (size == 0) {
     final_chunk_seen_ = true;
@@ -317,9 +321,7 @@ AwsChunkedDecoder::Status AwsChunkedDecoder::on_chunk_complete() {
     return status_;
   }
   if (config_.decoded_length && decoded_bytes_ != *config_.decoded_length) {
-    return fail(400, "IncompleteBody",
-                "You did not provide the number of bytes specified by the Content-Length HTTP "
-                "header.");
+    return fail(400, "IncompleteBody", content_length_mismatch);
   }
   state_ = State::trailer;
   return status_;
@@ -328,16 +330,16 @@ AwsChunkedDecoder::Status AwsChunkedDecoder::on_chunk_complete() {
 AwsChunkedDecoder::Status AwsChunkedDecoder::on_trailer_line(std::string_view line) {
   if (line.empty()) return on_trailers_complete();
   if (++trailer_line_count_ > config_.limits.trailer_count_max) {
-    return fail(400, "InvalidRequest", "Too many trailing headers.");
+    return fail(400, "MalformedTrailerError", malformed_trailer);
   }
   const std::size_t colon = line.find(':');
   if (colon == std::string_view::npos) {
-    return fail(400, "InvalidRequest", "Malformed trailing header.");
+    return fail(400, "MalformedTrailerError", malformed_trailer);
   }
   const std::string name = to_lower(trim(line.substr(0, colon)));
   const std::string_view value = trim(line.substr(colon + 1));
   if (trailer_signature_claimed_) {
-    return fail(400, "InvalidRequest", "x-amz-trailer-signature must be the last trailer.");
+    return fail(400, "MalformedTrailerError", malformed_trailer);
   }
   if (name == trailer_signature_name && config_.mode == PayloadMode::streaming_signed_trailer) {
     trailer_signature_claimed_ = std::string(value);
@@ -349,14 +351,14 @@ AwsChunkedDecoder::Status AwsChunkedDecoder::on_trailer_line(std::string_view li
     canonical_trailers_.append(name).append(":").append(value).append("\n");
     return status_;
   }
-  return fail(400, "InvalidRequest", "Unexpected trailing header " + name + ".");
+  return fail(400, "MalformedTrailerError", malformed_trailer);
 }
 
 AwsChunkedDecoder::Status AwsChunkedDecoder::on_trailers_complete() {
   if (config_.trailer_checksum) {
     const std::string header(checksum_header_name(*config_.trailer_checksum));
     if (!trailer_value_) {
-      return fail(400, "IncompleteBody", "The trailing header " + header + " was not sent.");
+      return fail(400, "MalformedTrailerError", malformed_trailer);
     }
     const std::string expected = payload_checksum_->base64();
     const auto raw = base64_decode(*trailer_value_);

@@ -208,7 +208,8 @@ std::optional<S3Error> unsigned_amz_header(const HeaderList& headers,
   }
   const std::string missing = join(missing_names, ';');
   if (missing.empty()) return std::nullopt;
-  return make_error(403, "AccessDenied",
+  // S3 answers this (and a missing date) with AccessDenied but status 400.
+  return make_error(400, "AccessDenied",
                     "There were headers present in the request which were not signed: " + missing);
 }
 
@@ -367,7 +368,7 @@ VerifyResult verify_header_auth(const VerifyRequest& request, const ParsedTarget
   const auto amz_date = single_header(headers, "x-amz-date");
   const auto request_seconds = amz_date ? parse_amz_date(*amz_date) : std::nullopt;
   if (!request_seconds) {
-    return make_error(403, "AccessDenied",
+    return make_error(400, "AccessDenied",
                       "AWS authentication requires a valid Date or x-amz-date header");
   }
   if (auto problem = scope_problem(*credential, *amz_date, options)) {
@@ -453,7 +454,7 @@ VerifyResult verify_query_auth(const VerifyRequest& request, const ParsedTarget&
     return query_parameters_error("Error parsing the X-Amz-SignedHeaders parameter.");
   }
   if (std::find(signed_names->begin(), signed_names->end(), "host") == signed_names->end()) {
-    return make_error(403, "AccessDenied",
+    return make_error(400, "AccessDenied",
                       "There were headers present in the request which were not signed: host");
   }
   // A presigned request may still carry a payload hash header; without one the payload is

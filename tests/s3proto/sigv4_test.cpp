@@ -296,6 +296,7 @@ TEST(SigV4Verify, HeaderAuthRoundTripAndEachFailureHasItsCode) {
   WireRequest added_amz = wire;
   added_amz.headers.emplace_back("x-amz-meta-extra", "1");
   EXPECT_EQ(error_code(verify_wire(added_amz)), "AccessDenied");
+  EXPECT_EQ(std::get<S3Error>(verify_wire(added_amz)).http_status, 400);  // S3 uses 400 here
 }
 
 TEST(SigV4Verify, MalformedAuthenticationGetsS3sCodes) {

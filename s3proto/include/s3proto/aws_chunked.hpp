@@ -41,8 +41,8 @@ std::string trailer_signature(const ChunkSigningContext& context,
 
 struct AwsChunkedLimits {
   std::uint64_t chunk_bytes_max = 16 * 1024 * 1024;
-  // S3: in signed streaming every chunk but the last must carry at least 8 KiB.
-  std::uint64_t signed_chunk_bytes_min = 8 * 1024;
+  // S3: every chunk but the last must carry at least 8 KiB (InvalidChunkSizeError).
+  std::uint64_t chunk_bytes_min_except_last = 8 * 1024;
   std::size_t line_bytes_max = 4 * 1024;  // a chunk header or a trailer line, without CRLF
   std::size_t trailer_count_max = 8;
   std::uint64_t decoded_bytes_max = 5ull * 1024 * 1024 * 1024;  // S3's single PUT maximum
@@ -90,7 +90,7 @@ class AwsChunkedDecoder {
  private:
   enum class State { chunk_header, chunk_data, chunk_data_end, trailer, end };
 
-  Status fail(int http_status, std::string_view code, std::string message);
+  Status fail(int http_status, std::string_view code, std::string_view message);
   Status on_line(std::string_view line);
   Status on_chunk_header(std::string_view line);
   Status on_chunk_complete();

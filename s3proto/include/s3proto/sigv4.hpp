@@ -175,11 +175,12 @@ using VerifyResult = std::variant<VerifiedRequest, S3Error>;
 
 // Verifies header (Authorization: AWS4-HMAC-SHA256 ...) or presigned-query authentication.
 // Errors as S3 gives them: 403 SignatureDoesNotMatch, InvalidAccessKeyId, RequestTimeTooSkewed,
-// AccessDenied ("Request has expired", or no authentication at all); 400
-// AuthorizationHeaderMalformed, AuthorizationQueryParametersError, InvalidArgument,
-// InvalidRequest, InvalidURI. It checks the signature, not the body: the caller compares
-// payload_sha256_hex with the body or feeds an aws-chunked body to AwsChunkedDecoder.
-// Never throws on malformed input; compares signatures in constant time.
+// AccessDenied ("Request has expired", or no authentication at all); 400 AccessDenied (missing
+// x-amz-date, unsigned host or x-amz-* headers, as S3 does); 400 AuthorizationHeaderMalformed,
+// AuthorizationQueryParametersError, InvalidArgument, InvalidRequest, InvalidURI. It checks the
+// signature, not the body: the caller compares payload_sha256_hex with the body or feeds an
+// aws-chunked body to AwsChunkedDecoder. Never throws on malformed input; compares signatures in
+// constant time.
 VerifyResult verify_request(const VerifyRequest& request, const SecretLookup& lookup_secret,
                             const VerifyOptions& options);
 
