@@ -357,6 +357,31 @@ TEST(SigV4Verify, MalformedAuthenticationGetsS3sCodes) {
   EXPECT_EQ(error_code(verify_wire(both)), "InvalidArgument");
 }
 
+TEST(SigV4Verify, EveryTruncationOfTheAuthenticationFails) {
+  // Cutting the Authorization value, the target or the presigned query at every byte never
+  // verifies (the cut parts are all signed or carry the signature) and never crashes.
+  const SigningRequest request = example_get_object();
+  const SignedRequest signed_request =
+      sign_request(request, example_credentials, "us-east-1", example_date);
+  const WireRequest wire = to_wire(request, signed_request);
+  for (std::size_t cut = 0; cut < signed_request.authorization.size(); ++cut) {
+    WireRequest cut_wire = wire;
+    cut_wire.headers.back().second = signed_request.authorization.substr(0, cut);
+    EXPECT_NE(error_code(verify_wire(cut_wire)), "OK") << cut;
+  }
+  SigningRequest presign_request = request;
+  presign_request.headers = {request.headers.front()};
+  const std::string target =
+      presign_target(presign_request, example_credentials, "us-east-1", example_date, 60);
+  const WireRequest presigned{"GET", target, presign_request.headers};
+  ASSERT_EQ(error_code(verify_wire(presigned)), "OK");
+  for (std::size_t cut = 0; cut < target.size(); ++cut) {
+    WireRequest cut_wire = presigned;
+    cut_wire.target = target.substr(0, cut);
+    EXPECT_NE(error_code(verify_wire(cut_wire)), "OK") << cut;
+  }
+}
+
 // ---- properties ----
 
 // Strings over a small alphabet that stresses encoding: reserved characters, '%', '+', '/',
