@@ -264,8 +264,24 @@ std::error_code SimDisk::sync_file(std::string_view path) {
     return make_error(std::errc::io_error);
   }
   if (inode.changes_dropped && inode.pending_complete) {
-    for (const PendingOperation& operation : inode.pending)
-      apply_pending(inode.durable_contents, operation);
+    // Write-back works on whole pages: a page written again since the failure goes out
+    // entirely, with whatever bytes the page cache holds, dropped ones included. Pages not
+    // written since keep their durable bytes (zeros past the old durable end).
+    std::string next = inode.durable_contents;
+    next.resize(inode.current_contents.size(), '\0');
+    for (const PendingOperation& operation : inode.pending) {
+      if (operation.is_truncate || operation.bytes.empty()) continue;
+      const std::uint64_t first_page = operation.offset_or_size / page_bytes;
+      const std::uint64_t last_page =
+          (operation.offset_or_size + operation.bytes.size() - 1) / page_bytes;
+      for (std::uint64_t page = first_page; page <= last_page; ++page) {
+        const std::uint64_t begin = page * page_bytes;
+        if (begin >= next.size()) break;
+        const std::uint64_t length = std::min<std::uint64_t>(page_bytes, next.size() - begin);
+        next.replace(begin, length, inode.current_contents, begin, length);
+      }
+    }
+    inode.durable_contents = std::move(next);
   } else {
     // Without a complete history since the failure (overflow), persist everything: kinder
     // than Linux, never harsher.

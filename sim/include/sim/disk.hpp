@@ -63,8 +63,9 @@ struct DiskFaults {
   // pending, and a later successful sync persists them). true: Linux's behaviour since 4.13
   // (the "fsyncgate" of PostgreSQL): the failed pages are dropped from the write-back queue
   // but stay visible to reads, so a later sync_file SUCCEEDS without persisting them, and a
-  // crash loses them. Only changes made after the failure are persisted by the next sync. A
-  // program that retries fsync after EIO and trusts the retry is caught by this setting.
+  // crash loses them. The next sync persists only the pages (page_bytes) written since the
+  // failure, whole, with the bytes the page cache holds. A program that retries fsync after EIO and
+  // trusts the retry is caught by this setting.
   bool failed_sync_drops_changes = false;
   // Probability that, at crash, a file with unsynced changes keeps a torn prefix of them.
   double torn_write_probability = 0.0;
@@ -78,6 +79,9 @@ class SimDisk final : public FileSystem {
   // Unsynced operations remembered per file for torn writes; beyond it the file's pending
   // history is dropped and that file is not torn at the next crash (it simply reverts).
   static constexpr std::size_t pending_operations_max = 4096;
+  // Page size of the write-back after a failed sync (failed_sync_drops_changes): a page
+  // written again after the failure is persisted whole by the next sync.
+  static constexpr std::uint64_t page_bytes = 4096;
 
   explicit SimDisk(RandomStream random);
   SimDisk(const SimDisk&) = default;
