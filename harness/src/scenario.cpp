@@ -204,7 +204,7 @@ InputError fault_plan_error(const JsonSource& source, const std::string& what) {
       }
     }
     if (!token.empty()) pointer += "/" + token;
-    return source.error_at(pointer, "fault plan: " + std::string(match[2]));
+    return source.error_at(pointer, "fault plan: " + what);
   }
   return source.error_at("/s3_faults", "fault plan: " + what);
 }
