@@ -211,30 +211,19 @@ bool Scheduler::step() {
 
 RunResult Scheduler::run(std::uint64_t events_max) {
   S3CHAOS_ASSERT_MSG(!running_, "run() called from inside a callback");
-  RunResult result;
-  for (;;) {
-    if (stop_requested_) {
-      stop_requested_ = false;
-      result.reason = StopReason::stop_requested;
-      return result;
-    }
-    drop_stale_top();
-    if (heap_.empty()) {
-      result.reason = StopReason::queue_empty;
-      return result;
-    }
-    if (result.events_run == events_max) {
-      result.reason = StopReason::event_limit;
-      return result;
-    }
-    run_top();
-    ++result.events_run;
-  }
+  // No event is later than the largest time, so this loop ends only when the queue is empty.
+  return run_events(INT64_MAX, events_max, StopReason::queue_empty);
 }
 
 RunResult Scheduler::run_until(TimeNs time, std::uint64_t events_max) {
   S3CHAOS_ASSERT_MSG(!running_, "run_until() called from inside a callback");
   S3CHAOS_ASSERT_MSG(time >= now_, "run_until() into the past");
+  const RunResult result = run_events(time, events_max, StopReason::time_reached);
+  if (result.reason == StopReason::time_reached) now_ = time;
+  return result;
+}
+
+RunResult Scheduler::run_events(TimeNs time_max, std::uint64_t events_max, StopReason done) {
   RunResult result;
   for (;;) {
     if (stop_requested_) {
@@ -243,9 +232,8 @@ RunResult Scheduler::run_until(TimeNs time, std::uint64_t events_max) {
       return result;
     }
     drop_stale_top();
-    if (heap_.empty() || time_of(heap_.front()) > time) {
-      now_ = time;
-      result.reason = StopReason::time_reached;
+    if (heap_.empty() || time_of(heap_.front()) > time_max) {
+      result.reason = done;
       return result;
     }
     if (result.events_run == events_max) {

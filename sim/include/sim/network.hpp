@@ -160,6 +160,32 @@ class LinkCore {
   // Called at transit.arrival_time: whether the message (or notice) gets there, i.e. no
   // partition started since it was sent. Records "deliver"/"notice" or "cut".
   bool arrives(const Transit& transit);
+  // Schedules what a transit's fate leads to: on_arrival() when a delivered message arrives,
+  // on_failure(reset or refused) when a notice reaches the sender, nothing for a lost message;
+  // neither runs if a partition cuts the transit first.
+  template <typename OnArrival, typename OnFailure>
+  void schedule_outcome(const Transit& transit, OnArrival on_arrival, OnFailure on_failure) {
+    switch (transit.fate) {
+      case Fate::deliver:
+        scheduler_.schedule_at(transit.arrival_time,
+                               [this, transit, on_arrival = std::move(on_arrival)]() mutable {
+                                 if (arrives(transit)) on_arrival();
+                               });
+        break;
+      case Fate::reset:
+      case Fate::refuse:
+        scheduler_.schedule_at(
+            transit.arrival_time, [this, transit, on_failure = std::move(on_failure)]() mutable {
+              if (!arrives(transit)) return;
+              on_failure(transit.fate == Fate::reset ? LinkError::reset : LinkError::refused);
+            });
+        break;
+      case Fate::drop:
+      case Fate::hang:
+      case Fate::cut:
+        break;
+    }
+  }
   void record(std::string_view kind, std::initializer_list<std::int64_t> numbers);
 
  private:
@@ -206,29 +232,16 @@ class Link : public LinkCore {
   // Sends `message` from `from` to the other endpoint. Returns its message id.
   std::uint64_t send(Endpoint from, Message message, FailureHandler on_failure = {}) {
     const Transit transit = begin(from, message_size_bytes(message), config().in_order);
-    switch (transit.fate) {
-      case Fate::deliver:
-        scheduler().schedule_at(
-            transit.arrival_time, [this, transit, message = std::move(message)]() mutable {
-              if (!arrives(transit)) return;
-              Receiver& receiver = receivers_[static_cast<int>(other(transit.from))];
-              S3CHAOS_ASSERT_MSG(receiver != nullptr, "no receiver set");
-              receiver(std::move(message));
-            });
-        break;
-      case Fate::reset:
-      case Fate::refuse:
-        scheduler().schedule_at(
-            transit.arrival_time, [this, transit, on_failure = std::move(on_failure)] {
-              if (!arrives(transit) || !on_failure) return;
-              on_failure(transit.fate == Fate::reset ? LinkError::reset : LinkError::refused);
-            });
-        break;
-      case Fate::drop:
-      case Fate::hang:
-      case Fate::cut:
-        break;
-    }
+    schedule_outcome(
+        transit,
+        [this, to = other(from), message = std::move(message)]() mutable {
+          Receiver& receiver = receivers_[static_cast<int>(to)];
+          S3CHAOS_ASSERT_MSG(receiver != nullptr, "no receiver set");
+          receiver(std::move(message));
+        },
+        [on_failure = std::move(on_failure)](LinkError error) {
+          if (on_failure) on_failure(error);
+        });
     return transit.message_id;
   }
 
@@ -267,27 +280,16 @@ class RpcLink : public LinkCore {
     record("call", {static_cast<std::int64_t>(call_id),
                     static_cast<std::int64_t>(transit.message_id), timeout_ns});
     const EventId timeout = scheduler().schedule_after(
-        timeout_ns, [this, call_id] { finish(call_id, std::nullopt, LinkError::timeout); });
+        timeout_ns, [this, call_id] { finish_with_error(call_id, LinkError::timeout); });
     waiting_.emplace(call_id, Waiting{std::move(on_response), std::move(on_error), timeout});
-    switch (transit.fate) {
-      case Fate::deliver:
-        scheduler().schedule_at(transit.arrival_time,
-                                [this, call_id, transit, request = std::move(request)]() mutable {
-                                  if (!arrives(transit)) return;
-                                  S3CHAOS_ASSERT_MSG(server_ != nullptr, "no server set");
-                                  serving_.insert(call_id);
-                                  server_(call_id, std::move(request));
-                                });
-        break;
-      case Fate::reset:
-      case Fate::refuse:
-        schedule_failure_notice(call_id, transit);
-        break;
-      case Fate::drop:
-      case Fate::hang:
-      case Fate::cut:
-        break;
-    }
+    schedule_outcome(
+        transit,
+        [this, call_id, request = std::move(request)]() mutable {
+          S3CHAOS_ASSERT_MSG(server_ != nullptr, "no server set");
+          serving_.insert(call_id);
+          server_(call_id, std::move(request));
+        },
+        [this, call_id](LinkError error) { finish_with_error(call_id, error); });
     return call_id;
   }
 
@@ -298,23 +300,12 @@ class RpcLink : public LinkCore {
     const Transit transit = begin(Endpoint::b, message_size_bytes(response), false);
     record("respond",
            {static_cast<std::int64_t>(call_id), static_cast<std::int64_t>(transit.message_id)});
-    switch (transit.fate) {
-      case Fate::deliver:
-        scheduler().schedule_at(transit.arrival_time,
-                                [this, call_id, transit, response = std::move(response)]() mutable {
-                                  if (!arrives(transit)) return;
-                                  finish(call_id, std::move(response), LinkError::timeout);
-                                });
-        break;
-      case Fate::reset:
-      case Fate::refuse:
-        schedule_failure_notice(call_id, transit);
-        break;
-      case Fate::drop:
-      case Fate::hang:
-      case Fate::cut:
-        break;
-    }
+    schedule_outcome(
+        transit,
+        [this, call_id, response = std::move(response)]() mutable {
+          finish_with_response(call_id, std::move(response));
+        },
+        [this, call_id](LinkError error) { finish_with_error(call_id, error); });
   }
 
   // Calls whose client has not been told an outcome yet.
@@ -329,33 +320,33 @@ class RpcLink : public LinkCore {
     EventId timeout;
   };
 
-  void schedule_failure_notice(CallId call_id, const Transit& transit) {
-    scheduler().schedule_at(transit.arrival_time, [this, call_id, transit] {
-      if (!arrives(transit)) return;
-      finish(call_id, std::nullopt,
-             transit.fate == Fate::reset ? LinkError::reset : LinkError::refused);
-    });
-  }
-
-  // Ends a call for the client with `response`, or with `error` when there is none. Does
-  // nothing but record "late" if the call already ended.
-  void finish(CallId call_id, std::optional<Response> response, LinkError error) {
+  // Takes the call's waiting client out, its timeout cancelled. Records "late" and returns
+  // nothing if the call already ended.
+  std::optional<Waiting> take_waiting(CallId call_id) {
     const auto found = waiting_.find(call_id);
     if (found == waiting_.end()) {
       record("late", {static_cast<std::int64_t>(call_id)});
-      return;
+      return std::nullopt;
     }
     Waiting waiting = std::move(found->second);
     waiting_.erase(found);
-    // The timeout's own event is running when error == timeout; cancel() then returns false.
+    // When the timeout itself is what ends the call, its event is running and this is a no-op.
     scheduler().cancel(waiting.timeout);
-    if (response) {
-      record("response", {static_cast<std::int64_t>(call_id)});
-      if (waiting.on_response) waiting.on_response(std::move(*response));
-    } else {
-      record("error", {static_cast<std::int64_t>(call_id), static_cast<std::int64_t>(error)});
-      if (waiting.on_error) waiting.on_error(error);
-    }
+    return waiting;
+  }
+
+  void finish_with_response(CallId call_id, Response response) {
+    std::optional<Waiting> waiting = take_waiting(call_id);
+    if (!waiting) return;
+    record("response", {static_cast<std::int64_t>(call_id)});
+    if (waiting->on_response) waiting->on_response(std::move(response));
+  }
+
+  void finish_with_error(CallId call_id, LinkError error) {
+    std::optional<Waiting> waiting = take_waiting(call_id);
+    if (!waiting) return;
+    record("error", {static_cast<std::int64_t>(call_id), static_cast<std::int64_t>(error)});
+    if (waiting->on_error) waiting->on_error(error);
   }
 
   Server server_;

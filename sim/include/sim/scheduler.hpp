@@ -177,6 +177,9 @@ class Scheduler {
   void push_key(Key key);
   void compact();
   void run_top();
+  // Runs events at or before time_max until none is left (returning `done`), a stop request,
+  // or events_max events.
+  RunResult run_events(TimeNs time_max, std::uint64_t events_max, StopReason done);
 
   TimeNs now_ = 0;
   std::uint64_t next_sequence_ = 1;
