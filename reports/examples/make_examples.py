@@ -233,7 +233,7 @@ def result(policy):
         {"name": "safety", "holds": not lost,
          "detail": (f"{len(lost)} acknowledged photos are recoverable neither from the "
                     "uploader's durable state nor from S3's durable truth" if lost else
-                    f"all {acked} acknowledged photos recoverable at every crash point and at the end"),
+                    f"all {acked:,} acknowledged photos recoverable at every crash point and at the end"),
          "contract_side": "uploader" if lost else None},
         {"name": "integrity", "holds": True,
          "detail": "every stored object matches the client's checksum, under its own key"},
