@@ -30,20 +30,15 @@ Scheduler::~Scheduler() {
   }
 }
 
-std::uint32_t Scheduler::acquire_slot() {
-  if (free_slots_.empty()) {
-    const std::uint64_t first = pages_.size() * std::uint64_t{slots_per_page};
-    S3CHAOS_ASSERT_MSG(first + slots_per_page <= events_pending_max, "too many pending events");
-    pages_.push_back(std::make_unique<Slot[]>(slots_per_page));
-    free_slots_.reserve(pages_.size() * slots_per_page);
-    // Pushed in reverse so that slots are handed out in increasing order.
-    for (std::uint64_t i = slots_per_page; i-- > 0;) {
-      free_slots_.push_back(static_cast<std::uint32_t>(first + i));
-    }
+void Scheduler::add_page() {
+  const std::uint64_t first = pages_.size() * std::uint64_t{slots_per_page};
+  S3CHAOS_ASSERT_MSG(first + slots_per_page <= events_pending_max, "too many pending events");
+  pages_.push_back(std::make_unique<Slot[]>(slots_per_page));
+  free_slots_.reserve(pages_.size() * slots_per_page);
+  // Pushed in reverse so that slots are handed out in increasing order.
+  for (std::uint64_t i = slots_per_page; i-- > 0;) {
+    free_slots_.push_back(static_cast<std::uint32_t>(first + i));
   }
-  const std::uint32_t index = free_slots_.back();
-  free_slots_.pop_back();
-  return index;
 }
 
 EventId Scheduler::enqueue(TimeNs time, std::uint32_t slot_index, Operation operation) {

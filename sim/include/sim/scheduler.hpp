@@ -168,7 +168,15 @@ class Scheduler {
   const Slot& slot_at(std::uint64_t index) const noexcept {
     return pages_[index / slots_per_page][index % slots_per_page];
   }
-  std::uint32_t acquire_slot();
+  // Takes a free slot (inline: it runs on every schedule call); add_page() when none is left.
+  std::uint32_t acquire_slot() {
+    if (free_slots_.empty()) [[unlikely]]
+      add_page();
+    const std::uint32_t index = free_slots_.back();
+    free_slots_.pop_back();
+    return index;
+  }
+  void add_page();
   EventId enqueue(TimeNs time, std::uint32_t slot_index, Operation operation);
   // Drops stale (cancelled) entries from the top of the heap.
   void drop_stale_top() noexcept;
