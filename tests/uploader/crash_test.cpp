@@ -188,6 +188,8 @@ TEST(CrashPoints, RandomFaultsAndOneCrashLoseNothing) {
         faults.torn_write_probability = random.chance(0.5) ? 0.5 : 0.0;
         faults.sync_error_probability = random.chance(0.3) ? 0.05 : 0.0;
         faults.write_error_probability = random.chance(0.3) ? 0.05 : 0.0;
+        // Linux's fsync-EIO behaviour: a failed sync drops the changes it was to persist.
+        faults.failed_sync_drops_changes = random.chance(0.5);
         h.disk().set_faults(faults);
         const std::uint64_t crash_after = 1 + random.below(120);
         h.disk().arm_crash_point(h.disk().mutating_call_count() + crash_after);

@@ -208,9 +208,11 @@ bool Journal::set_state(std::int64_t row_id, PhotoState state) {
 }
 
 bool Journal::set_copy(std::int64_t row_id, std::size_t target, const CopyView& copy) {
-  Statement update(db_,
-                   "UPDATE copies SET state = ?1, put_acked_ns = ?2, verified_ns = ?3 "
-                   "WHERE row_id = ?4 AND target = ?5;");
+  // An upsert: a target added to the settings since the photo was ingested has no row yet.
+  Statement update(
+      db_,
+      "INSERT OR REPLACE INTO copies(state, put_acked_ns, verified_ns, row_id, target) "
+      "VALUES(?1, ?2, ?3, ?4, ?5);");
   if (!update.ok()) return false;
   update.bind(1, static_cast<std::int64_t>(copy.state));
   update.bind(2, copy.put_acked_ns);
