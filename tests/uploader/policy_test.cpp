@@ -2,6 +2,7 @@
 // targeted scenario in which `protected` loses nothing; and the settle-time boundary: with a
 // settle time above the store's durability lag W protected is safe, below it the loss shows.
 #include <gtest/gtest.h>
+#include <rapidcheck.h>
 
 #include "harness.hpp"
 #include "uploader/uploader.hpp"
@@ -63,6 +64,23 @@ TEST(SettleBoundary, SafeAboveTheLagLossBelowIt) {
   EXPECT_TRUE(life_death_window(settings, seconds(9)).empty());
   settings.settle_time_ns = seconds(2);
   EXPECT_EQ(life_death_window(settings, seconds(5)).size(), 1u);
+}
+
+// Both sides of the boundary as a property: for a random durability lag W and settle time,
+// protected loses the photo exactly when its verification read (sent settle_time after the
+// 200 arrived, itself 1 ms after the store acknowledged) still sees the volatile write.
+TEST(SettleBoundary, LossExactlyWhenTheReadPrecedesDurability) {
+  testing::check_property(
+      [](std::uint32_t lag_ms_raw, std::uint32_t settle_ms_raw) {
+        const sim::TimeNs lag = sim::from_milliseconds(lag_ms_raw % 20'000);
+        const sim::TimeNs settle = sim::from_milliseconds(settle_ms_raw % 20'000);
+        auto settings = test_settings("protected");
+        settings.settle_time_ns = settle;
+        const auto lost = life_death_window(settings, lag);
+        const bool read_sees_volatile_write = settle + sim::from_milliseconds(1) < lag;
+        RC_ASSERT(lost.size() == (read_sees_volatile_write ? 1u : 0u));
+      },
+      40);
 }
 
 // A PUT that timed out stored nothing: timeout-as-success evicts anyway, protected retries.
