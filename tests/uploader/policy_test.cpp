@@ -132,6 +132,24 @@ TEST(UnsafePolicies, AckBeforeFsyncLosesOnACrashBeforeTheWrite) {
   EXPECT_EQ(crash_during_ingest("ack-before-fsync").size(), 1u);
 }
 
+// Without a crash, a full disk after an early acknowledgement loses the photo too, and the
+// uploader says so (LocalCopyLost) instead of refusing a photo it already acknowledged.
+TEST(UnsafePolicies, AckBeforeFsyncLosesOnAFullDisk) {
+  for (const std::string policy : {"protected", "ack-before-fsync"}) {
+    Harness h(test_settings(policy));
+    h.start();
+    sim::DiskFaults faults;
+    faults.capacity_bytes = h.disk().used_bytes() + 16;
+    h.disk().set_faults(faults);
+    const auto photo = make_photo("p1", std::string(4096, 'x'));
+    const bool acked = h.post(photo);
+    EXPECT_EQ(acked, policy != "protected") << policy;
+    EXPECT_EQ(h.refusals().size(), policy == "protected" ? 1u : 0u) << policy;
+    EXPECT_EQ(h.lost_locally().size(), policy == "protected" ? 0u : 1u) << policy;
+    EXPECT_EQ(lost_photos(h, {{"p1", photo.bytes}}).size(), policy == "protected" ? 0u : 1u);
+  }
+}
+
 // A crash right after the ingest, with the store down: without the directory fsync the
 // rename into content/ is forgotten and the acknowledged photo with it.
 std::vector<std::string> crash_after_ingest(const std::string& policy) {

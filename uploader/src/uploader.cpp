@@ -827,7 +827,10 @@ struct Uploader::State {
                                                 fixed_key, object_key);
     auto fail = [&](const char* reason) {
       note_io_error();
-      if (!acked_early) refuse(actions, arrival.photo_id, 503, reason);
+      if (!acked_early) return refuse(actions, arrival.photo_id, 503, reason);
+      // ack-before-fsync already said yes: the photo is lost, and the trace should say where.
+      actions.push_back(
+          LocalCopyLost{arrival.photo_id, std::string("acknowledged early, then: ") + reason});
     };
     if (!row_id.has_value()) return fail("journal write failed; retry later");
     view.row_id = *row_id;
