@@ -53,7 +53,10 @@ std::string self_contained_problem(const std::string& html, ParsedDocument* pars
           name.starts_with("on")) {
         return "attribute " + name + " on <" + element.name + ">";
       }
-      if (name == "href" && (value.find(':') != std::string::npos || value.starts_with("/"))) {
+      // As URLs parse: a colon before any '/', '?' or '#' starts a scheme (http:, javascript:).
+      const std::size_t colon = value.find(':');
+      const bool has_scheme = colon != std::string::npos && colon < value.find_first_of("/?#");
+      if (name == "href" && (has_scheme || value.starts_with("/") || value.starts_with("\\"))) {
         return "href leaves the folder: " + value;
       }
     }
@@ -308,6 +311,31 @@ TEST(SweepReport, ComparePutsPoliciesSideBySide) {
   EXPECT_NE(html.find("4 of 8 runs violated"), std::string::npos);
 }
 
+TEST(SweepReport, ExploreListsEveryRunAndViolationsFirst) {
+  // Proves an explore sweep (one policy, no side-by-side table) lists the violated runs in
+  // their own table ahead of every run, each with its seed and a link to its report.
+  json sweep = load_example("photoshare-2008-07-20-compare.json");
+  sweep["kind"] = "explore";
+  sweep["policies"] = {"naive-2008"};
+  json runs = json::array();
+  for (const auto& run : sweep["runs"]) {
+    if (run["policy"] == "naive-2008") runs.push_back(run);
+  }
+  runs[1]["verdict"] = "holds";
+  runs[1]["photos_lost_count"] = 0;
+  runs[1].erase("drain_time_ms");
+  sweep["runs"] = runs;
+  sweep["note"] = "stopped at the first violation (seed 20080720)";
+  ASSERT_EQ(format_schema_errors(validate_sweep(sweep)), "");
+  const std::string html = render_sweep_report(sweep);
+  EXPECT_EQ(self_contained_problem(html), "");
+  EXPECT_EQ(html.find("id=\"compare-table\""), std::string::npos);
+  EXPECT_LT(html.find("id=\"violations-table\""), html.find("id=\"runs-table\""));
+  EXPECT_NE(html.find("3 of 4 runs violated"), std::string::npos);
+  EXPECT_NE(html.find("never drained"), std::string::npos);
+  EXPECT_NE(html.find("href=\"runs/naive-2008-20080721.html\""), std::string::npos);
+}
+
 struct BrokenCase {
   const char* what;
   std::function<void(json&)> mutate;
@@ -482,6 +510,37 @@ RC_GTEST_PROP(Validation, NeverThrowsAndValidMeansRenderable, ()) {
   if (errors.empty()) {
     RC_ASSERT(self_contained_problem(render_run_report(run)) == "");
   }
+}
+
+RC_GTEST_PROP(Validation, SweepNeverThrowsAndValidMeansRenderable, ()) {
+  // Proves the same robustness for sweeps: any JSON value in any field of a valid sweep never
+  // makes validation throw, and an accepted sweep renders to a well-formed page.
+  json sweep = load_example("photoshare-2008-07-20-compare.json");
+  const auto value = *rc::gen::oneOf(
+      rc::gen::just(json(nullptr)), rc::gen::just(json::array()), rc::gen::just(json::object()),
+      rc::gen::map(rc::gen::arbitrary<std::int64_t>(), [](std::int64_t v) { return json(v); }),
+      rc::gen::map(rc::gen::arbitrary<std::uint64_t>(), [](std::uint64_t v) { return json(v); }),
+      rc::gen::map(rc::gen::arbitrary<bool>(), [](bool v) { return json(v); }),
+      rc::gen::map(rc::gen::arbitrary<std::string>(), [](std::string v) { return json(v); }));
+  std::vector<std::string> paths;
+  const json flat = sweep.flatten();  // items() refers into it: it must outlive the loop
+  for (const auto& [path, unused] : flat.items()) {
+    json::json_pointer pointer(path);
+    while (!pointer.empty()) {
+      paths.push_back(pointer.to_string());
+      pointer = pointer.parent_pointer();
+    }
+  }
+  std::sort(paths.begin(), paths.end());
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+  sweep[json::json_pointer(paths[*rc::gen::inRange<std::size_t>(0, paths.size())])] = value;
+  std::vector<SchemaError> errors;
+  try {
+    errors = validate_sweep(sweep);
+  } catch (const std::exception& error) {
+    RC_FAIL(std::string("validate threw: ") + error.what());
+  }
+  if (errors.empty()) RC_ASSERT(self_contained_problem(render_sweep_report(sweep)) == "");
 }
 
 }  // namespace
