@@ -1,18 +1,27 @@
 // s3chaos: the command developers run and CI calls. Thin: it parses flags, loads the scenario,
 // asks the harness to run it, prints the verdict, writes the report.
 //
-//   s3chaos run SCENARIO [--seed N] [--policy NAME] [--report FILE.html] [--json]
+//   s3chaos run SCENARIO [--seed N] [--policy NAME] [--report FILE.html] [--json] [--results DB]
+//   s3chaos replay SCENARIO --seed N --policy NAME [--trace-hash HEX]
+//   s3chaos explore SCENARIO --runs N [--policy NAME] [--seed S] [--shard I/N] [--json] ...
+//   s3chaos compare SCENARIO --policies a,b,... [--runs N] [--seed S] [--out DIR]
+//   s3chaos merge OUT.sqlite IN.sqlite...
 //
 // Exit codes: 0 every check holds, 1 a check is violated, 2 bad usage or bad input.
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <string>
 
+#include "harness/explore.hpp"
+#include "harness/results_db.hpp"
 #include "harness/scenario.hpp"
 #include "harness/world.hpp"
 #include "reports/report.hpp"
@@ -29,6 +38,8 @@ struct RunFlags {
   std::optional<std::uint64_t> seed;
   std::optional<std::string> policy;
   std::string report_path;
+  std::string results_path;
+  std::optional<std::string> expected_trace_hash;
   bool json = false;
 };
 
@@ -107,7 +118,289 @@ int run_command(const RunFlags& flags) {
     print_human(output.summary, wall_seconds);
     if (!flags.report_path.empty()) std::printf("report: %s\n", flags.report_path.c_str());
   }
+  if (!flags.results_path.empty()) {
+    try {
+      s3chaos::harness::ResultsDatabase(flags.results_path).record(output.summary);
+    } catch (const s3chaos::harness::ResultsError& error) {
+      std::fprintf(stderr, "s3chaos: %s\n", error.what());
+      return exit_bad_input;
+    }
+  }
+  if (flags.expected_trace_hash && *flags.expected_trace_hash != output.summary.trace_hash) {
+    std::fprintf(stderr, "s3chaos: replay diverged: trace hash %s, recorded %s\n",
+                 output.summary.trace_hash.c_str(), flags.expected_trace_hash->c_str());
+    return exit_bad_input;
+  }
   return output.summary.holds ? exit_holds : exit_violated;
+}
+
+struct ExploreFlags {
+  std::string scenario_path;
+  std::uint64_t runs = 100;
+  std::optional<std::uint64_t> seed;
+  std::optional<std::string> policy;
+  std::string shard;
+  std::string out_directory = "out/explore";
+  std::string results_path;
+  double perturbation_fraction = 0.1;
+  bool json = false;
+};
+
+// The shard from --shard I/N, else from GoogleTest's or a Kubernetes Indexed Job's variables.
+bool parse_shard(const std::string& text, std::uint64_t& index, std::uint64_t& count) {
+  index = 0;
+  count = 1;
+  std::string spec = text;
+  if (spec.empty()) {
+    const char* gtest_index = std::getenv("GTEST_SHARD_INDEX");
+    const char* gtest_total = std::getenv("GTEST_TOTAL_SHARDS");
+    const char* job_index = std::getenv("JOB_COMPLETION_INDEX");
+    const char* job_total = std::getenv("S3CHAOS_TOTAL_SHARDS");
+    if (gtest_index && gtest_total) {
+      spec = std::string(gtest_index) + "/" + gtest_total;
+    } else if (job_index && job_total) {
+      spec = std::string(job_index) + "/" + job_total;
+    } else {
+      return true;
+    }
+  }
+  const auto slash = spec.find('/');
+  if (slash == std::string::npos) return false;
+  try {
+    std::size_t used = 0;
+    index = std::stoull(spec.substr(0, slash), &used);
+    if (used != slash) return false;
+    count = std::stoull(spec.substr(slash + 1), &used);
+    if (used != spec.size() - slash - 1) return false;
+  } catch (const std::exception&) {
+    return false;
+  }
+  return count >= 1 && index < count && count <= 100000;
+}
+
+int explore_command(const ExploreFlags& flags) {
+  s3chaos::harness::Scenario scenario;
+  try {
+    scenario = s3chaos::harness::load_scenario(flags.scenario_path);
+  } catch (const s3chaos::harness::InputError& error) {
+    std::fprintf(stderr, "s3chaos: %s\n", error.what());
+    return exit_bad_input;
+  }
+  s3chaos::harness::ExploreOptions options;
+  options.runs = flags.runs;
+  options.seed = flags.seed.value_or(scenario.seed);
+  options.policy = flags.policy.value_or(scenario.uploader.policy);
+  options.perturbation_fraction = flags.perturbation_fraction;
+  if (!s3chaos::uploader::policy_by_name(options.policy)) {
+    std::fprintf(stderr, "s3chaos: --policy: unknown policy \"%s\"\n", options.policy.c_str());
+    return exit_bad_input;
+  }
+  if (!parse_shard(flags.shard, options.shard_index, options.shard_count)) {
+    std::fprintf(stderr, "s3chaos: --shard: expected I/N with 0 <= I < N, got \"%s\"\n",
+                 flags.shard.c_str());
+    return exit_bad_input;
+  }
+  std::optional<s3chaos::harness::ResultsDatabase> results;
+  try {
+    if (!flags.results_path.empty()) results.emplace(flags.results_path);
+  } catch (const s3chaos::harness::ResultsError& error) {
+    std::fprintf(stderr, "s3chaos: %s\n", error.what());
+    return exit_bad_input;
+  }
+  const bool terminal = isatty(STDERR_FILENO) != 0;
+  const auto started = std::chrono::steady_clock::now();
+  options.on_run = [&](std::uint64_t run, const s3chaos::harness::RunSummary& summary) {
+    if (results) results->record(summary);
+    if (flags.json) return;
+    if (terminal) {
+      std::fprintf(
+          stderr, "\r[%llu/%llu] seed %llu %s   ", static_cast<unsigned long long>(run + 1),
+          static_cast<unsigned long long>(flags.runs),
+          static_cast<unsigned long long>(summary.seed), summary.holds ? "holds" : "VIOLATED");
+    } else {
+      std::fprintf(stderr, "run %llu/%llu seed %llu %s\n", static_cast<unsigned long long>(run + 1),
+                   static_cast<unsigned long long>(flags.runs),
+                   static_cast<unsigned long long>(summary.seed),
+                   summary.holds ? "holds" : "violated");
+    }
+  };
+  const s3chaos::harness::ExploreResult result = s3chaos::harness::explore(scenario, options);
+  if (terminal && !flags.json) std::fprintf(stderr, "\n");
+  const double wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  nlohmann::json out = {{"runs", result.runs_done},       {"violation", nullptr},
+                        {"first_failing_seed", nullptr},  {"runs_to_find", nullptr},
+                        {"shrunk_fault_events", nullptr}, {"wall_seconds", wall_seconds},
+                        {"replay_command", nullptr}};
+  if (result.shrunk) {
+    const auto& shrunk = *result.shrunk;
+    std::filesystem::create_directories(flags.out_directory);
+    const std::string stem = flags.out_directory + "/" + scenario.name + "-" + options.policy +
+                             "-seed" + std::to_string(shrunk.output.summary.seed);
+    const std::string scenario_path = stem + ".json";
+    s3chaos::harness::Scenario shrunk_scenario = shrunk.scenario;
+    shrunk_scenario.path = scenario_path;
+    write_file(scenario_path, shrunk_scenario.document.dump(2) + "\n");
+    s3chaos::harness::RunOptions replay_options;
+    replay_options.seed = shrunk.output.summary.seed;
+    replay_options.policy = options.policy;
+    s3chaos::harness::RunOutput replay =
+        s3chaos::harness::run_scenario(shrunk_scenario, replay_options);
+    replay.run_result["counterexample"] = {
+        {"shrunk_from_rule_count", shrunk.fault_count_before},
+        {"fault_plan",
+         shrunk_scenario.document["s3_faults"].value("rules", nlohmann::json::array())},
+        {"steps", nlohmann::json::array()},
+        {"replay_command", replay.summary.replay_command}};
+    for (const auto& violation : replay.summary.violations) {
+      if (replay.run_result["counterexample"]["steps"].size() >= 10) break;
+      replay.run_result["counterexample"]["steps"].push_back(
+          {{"at_ms", violation.at_ns / 1'000'000},
+           {"photo_id", violation.photo_id},
+           {"text", violation.check + " violated: " + violation.detail}});
+    }
+    for (const auto& event :
+         shrunk_scenario.document["s3_faults"].value("events", nlohmann::json::array())) {
+      replay.run_result["counterexample"]["fault_plan"].push_back(event);
+    }
+    const std::string report_path = stem + ".html";
+    try {
+      write_file(report_path, s3chaos::reports::render_run_report(replay.run_result));
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "s3chaos: report generation failed: %s\n", error.what());
+    }
+    out["violation"] = s3chaos::harness::summary_json(replay.summary)["violations"];
+    out["first_failing_seed"] = shrunk.output.summary.seed;
+    out["runs_to_find"] = *result.first_failing_run + 1;
+    out["shrunk_fault_events"] = shrunk.fault_count_after;
+    out["replay_command"] = replay.summary.replay_command;
+    out["report"] = report_path;
+    if (!flags.json) {
+      std::printf(
+          "violation found in run %llu (seed %llu): %s\n",
+          static_cast<unsigned long long>(*result.first_failing_run + 1),
+          static_cast<unsigned long long>(shrunk.output.summary.seed),
+          replay.summary.violations.empty() ? "" : replay.summary.violations[0].detail.c_str());
+      std::printf("shrunk the fault plan from %zu to %zu rules/events in %zu runs\n",
+                  shrunk.fault_count_before, shrunk.fault_count_after, shrunk.runs);
+      std::printf("report: %s\nreplay: %s\n", report_path.c_str(),
+                  replay.summary.replay_command.c_str());
+    }
+  } else if (!flags.json) {
+    std::printf("%llu runs, no violation (%.1f s)\n",
+                static_cast<unsigned long long>(result.runs_done), wall_seconds);
+  }
+  if (flags.json) std::cout << out.dump(2) << "\n";
+  return result.shrunk ? exit_violated : exit_holds;
+}
+
+struct CompareFlags {
+  std::string scenario_path;
+  std::string policies;
+  std::uint64_t runs = 3;
+  std::optional<std::uint64_t> seed;
+  std::string out_directory = "out/compare";
+  std::string results_path;
+  bool json = false;
+};
+
+int compare_command(const CompareFlags& flags) {
+  s3chaos::harness::Scenario scenario;
+  try {
+    scenario = s3chaos::harness::load_scenario(flags.scenario_path);
+  } catch (const s3chaos::harness::InputError& error) {
+    std::fprintf(stderr, "s3chaos: %s\n", error.what());
+    return exit_bad_input;
+  }
+  std::vector<std::string> policies;
+  std::stringstream list(flags.policies);
+  for (std::string name; std::getline(list, name, ',');) {
+    if (!s3chaos::uploader::policy_by_name(name)) {
+      std::fprintf(stderr, "s3chaos: --policies: unknown policy \"%s\"\n", name.c_str());
+      return exit_bad_input;
+    }
+    policies.push_back(name);
+  }
+  if (policies.empty()) {
+    std::fprintf(stderr, "s3chaos: --policies: expected a comma-separated list of policies\n");
+    return exit_bad_input;
+  }
+  std::optional<s3chaos::harness::ResultsDatabase> results;
+  try {
+    if (!flags.results_path.empty()) results.emplace(flags.results_path);
+  } catch (const s3chaos::harness::ResultsError& error) {
+    std::fprintf(stderr, "s3chaos: %s\n", error.what());
+    return exit_bad_input;
+  }
+  std::filesystem::create_directories(flags.out_directory);
+  nlohmann::json sweep = {
+      {"format", "s3chaos.sweep"}, {"format_version", 1},
+      {"kind", "compare"},         {"scenario", {{"name", scenario.name}, {"path", scenario.path}}},
+      {"policies", policies},      {"runs", nlohmann::json::array()}};
+  bool any_violated = false;
+  const std::uint64_t base_seed = flags.seed.value_or(scenario.seed);
+  for (std::uint64_t i = 0; i < flags.runs; ++i) {
+    const std::uint64_t seed =
+        i == 0 ? base_seed : s3chaos::harness::exploration_run_seed(base_seed, i);
+    for (const std::string& policy : policies) {
+      s3chaos::harness::RunOptions options;
+      options.seed = seed;
+      options.policy = policy;
+      const s3chaos::harness::RunOutput output = s3chaos::harness::run_scenario(scenario, options);
+      if (results) results->record(output.summary);
+      any_violated = any_violated || !output.summary.holds;
+      const std::string file = policy + "-seed" + std::to_string(seed) + ".html";
+      write_file(flags.out_directory + "/" + file,
+                 s3chaos::reports::render_run_report(output.run_result));
+      nlohmann::json run = {{"seed", seed},
+                            {"policy", policy},
+                            {"verdict", output.summary.holds ? "holds" : "violated"},
+                            {"photos_lost_count", output.summary.photos_lost},
+                            {"drain_time_ms", output.summary.drain_time_ms < 0
+                                                  ? nlohmann::json(nullptr)
+                                                  : nlohmann::json(output.summary.drain_time_ms)},
+                            {"cache_peak_bytes", output.summary.cache_peak_bytes},
+                            {"trace_hash", output.summary.trace_hash},
+                            {"report_href", file},
+                            {"replay_command", output.summary.replay_command}};
+      sweep["runs"].push_back(run);
+      if (!flags.json) {
+        std::printf("seed %-20llu %-20s %-9s lost %-5llu drain %s\n",
+                    static_cast<unsigned long long>(seed), policy.c_str(),
+                    output.summary.holds ? "holds" : "VIOLATED",
+                    static_cast<unsigned long long>(output.summary.photos_lost),
+                    output.summary.drain_time_ms < 0
+                        ? "never"
+                        : (std::to_string(output.summary.drain_time_ms / 1000) + " s").c_str());
+      }
+    }
+  }
+  const std::string index_path = flags.out_directory + "/index.html";
+  write_file(index_path, s3chaos::reports::render_sweep_report(sweep));
+  if (flags.json) {
+    std::cout << sweep.dump(2) << "\n";
+  } else {
+    std::printf("index: %s\n", index_path.c_str());
+  }
+  return any_violated ? exit_violated : exit_holds;
+}
+
+int merge_command(const std::string& output, const std::vector<std::string>& inputs) {
+  try {
+    s3chaos::harness::ResultsDatabase merged(output);
+    for (const std::string& input : inputs) {
+      if (!std::filesystem::exists(input)) {
+        std::fprintf(stderr, "s3chaos: merge: %s does not exist\n", input.c_str());
+        return exit_bad_input;
+      }
+      merged.merge_from(input);
+    }
+    std::printf("%zu runs in %s\n", merged.rows().size(), output.c_str());
+  } catch (const s3chaos::harness::ResultsError& error) {
+    std::fprintf(stderr, "s3chaos: %s\n", error.what());
+    return exit_bad_input;
+  }
+  return exit_holds;
 }
 
 }  // namespace
@@ -122,6 +415,64 @@ int main(int argc, char** argv) {
   run->add_option("--policy", run_flags.policy, "uploader policy (default: the scenario's)");
   run->add_option("--report", run_flags.report_path, "write a self-contained HTML report here");
   run->add_flag("--json", run_flags.json, "print a JSON summary instead of text");
+  run->add_option("--results", run_flags.results_path,
+                  "record the result in this SQLite results database");
+
+  RunFlags replay_flags;
+  CLI::App* replay =
+      app.add_subcommand("replay", "re-run a recorded case bit for bit and check its trace hash");
+  replay
+      ->add_option("scenario", replay_flags.scenario_path,
+                   "scenario JSON file (as written by explore)")
+      ->required();
+  replay->add_option("--seed", replay_flags.seed, "the recorded seed")->required();
+  replay->add_option("--policy", replay_flags.policy, "the recorded policy")->required();
+  replay->add_option("--trace-hash", replay_flags.expected_trace_hash,
+                     "fail (exit 2) unless the run reproduces this hash");
+  replay->add_option("--report", replay_flags.report_path,
+                     "write a self-contained HTML report here");
+  replay->add_flag("--json", replay_flags.json, "print a JSON summary instead of text");
+
+  ExploreFlags explore_flags;
+  CLI::App* explore = app.add_subcommand(
+      "explore", "many seeds and perturbed fault plans; stop at the first violation and shrink it");
+  explore->add_option("scenario", explore_flags.scenario_path, "scenario JSON file")->required();
+  explore->add_option("--runs", explore_flags.runs, "number of runs")
+      ->check(CLI::Range(1, 10'000'000));
+  explore->add_option("--seed", explore_flags.seed, "exploration seed (default: the scenario's)");
+  explore->add_option("--policy", explore_flags.policy,
+                      "uploader policy (default: the scenario's)");
+  explore->add_option("--shard", explore_flags.shard,
+                      "run only shard I of N (I/N); also GTEST_SHARD_INDEX/GTEST_TOTAL_SHARDS or "
+                      "JOB_COMPLETION_INDEX/S3CHAOS_TOTAL_SHARDS");
+  explore
+      ->add_option("--perturb", explore_flags.perturbation_fraction,
+                   "fraction by which fault windows move (0 keeps the plan)")
+      ->check(CLI::Range(0.0, 1.0));
+  explore->add_option("--out", explore_flags.out_directory,
+                      "where the shrunk scenario and its report go");
+  explore->add_option("--results", explore_flags.results_path,
+                      "record every run in this SQLite results database");
+  explore->add_flag("--json", explore_flags.json, "print a JSON summary instead of text");
+
+  CompareFlags compare_flags;
+  CLI::App* compare =
+      app.add_subcommand("compare", "the same seeds under several policies, side by side");
+  compare->add_option("scenario", compare_flags.scenario_path, "scenario JSON file")->required();
+  compare->add_option("--policies", compare_flags.policies, "comma-separated policies")->required();
+  compare->add_option("--runs", compare_flags.runs, "seeds per policy")
+      ->check(CLI::Range(1, 100'000));
+  compare->add_option("--seed", compare_flags.seed, "first seed (default: the scenario's)");
+  compare->add_option("--out", compare_flags.out_directory, "where the reports and index.html go");
+  compare->add_option("--results", compare_flags.results_path,
+                      "record every run in this SQLite results database");
+  compare->add_flag("--json", compare_flags.json, "print the sweep as JSON");
+
+  std::string merge_output;
+  std::vector<std::string> merge_inputs;
+  CLI::App* merge = app.add_subcommand("merge", "combine shards' results databases into one sweep");
+  merge->add_option("output", merge_output, "merged results database")->required();
+  merge->add_option("inputs", merge_inputs, "shard results databases")->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -129,5 +480,9 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : exit_bad_input;
   }
   if (run->parsed()) return run_command(run_flags);
+  if (replay->parsed()) return run_command(replay_flags);
+  if (explore->parsed()) return explore_command(explore_flags);
+  if (compare->parsed()) return compare_command(compare_flags);
+  if (merge->parsed()) return merge_command(merge_output, merge_inputs);
   return exit_bad_input;
 }

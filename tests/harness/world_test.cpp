@@ -8,30 +8,13 @@
 #include <set>
 
 #include "harness/scenario.hpp"
+#include "harness_scenarios.hpp"
 
 namespace s3chaos::harness {
 namespace {
 
-// 30 simulated minutes of photos; S3 acknowledges PUTs with a 60 s durability lag between
-// minute 10 and minute 12, then dies at minute 12 for 5 minutes.
-constexpr const char* window_scenario = R"({
-  "name": "mini-window",
-  "seed": 7,
-  "duration_s": 1800,
-  "drain_s": 1800,
-  "workload": { "arrivals": [ { "from_s": 0, "rate_per_s": 0.5 } ],
-                "photo_bytes": { "min": 20000, "max": 400000 }, "byte_scale": 256 },
-  "s3_faults": {
-    "rules": [ { "name": "window", "window": { "start_ms": 600000, "end_ms": 720000 },
-                 "match": { "operations": ["PutObject"] },
-                 "effect": { "type": "durability_lag", "lag_ms": 60000 } } ],
-    "events": [ { "name": "death", "type": "death", "at_ms": 720000, "down_ms": 300000 } ]
-  },
-  "uploader": { "settle_time_s": 120, "backoff_max_s": 20 }
-})";
-
 Scenario mini_scenario() {
-  return scenario_from_source(JsonSource::parse("mini.json", window_scenario));
+  return test::window_scenario();
 }
 
 RunSummary run(const Scenario& scenario, const std::string& policy, std::uint64_t seed) {
