@@ -751,6 +751,10 @@ Result<CopyObjectOutput> S3Core::copy_object(const RequestContext& ctx,
   version.sequence = next_version_sequence_++;
   version.meta = source->meta;
   version.meta.key = input.key;
+  // A copy is stored as one new single-part object (S3 does so for copies up to 5 GiB): its
+  // ETag is the MD5 of the bytes copied, even when the source was multipart.
+  version.meta.etag = quoted(s3proto::md5_hex(*source->bytes));
+  version.meta.parts_count = 0;
   version.meta.last_modified = ctx.now;
   if (input.replace_metadata) {
     version.meta.content_type =

@@ -229,8 +229,8 @@ TEST_F(CoreTest, Ranges) {
 }
 
 TEST_F(CoreTest, CopyObject) {
-  // A copy shares the bytes and ETag; self-copy without REPLACE is InvalidRequest; source
-  // conditions give 412.
+  // A copy shares the bytes and has their MD5 ETag; self-copy without REPLACE is InvalidRequest;
+  // source conditions give 412.
   auto etag = put("src", "payload").value().etag;
   CopyObjectInput copy;
   copy.source_bucket = "photos";
