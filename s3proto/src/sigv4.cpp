@@ -288,9 +288,9 @@ std::optional<std::string> scope_problem(const ParsedCredential& credential,
   if (amz_date.substr(0, 8) != credential.date) {
     return "Invalid credential date. Date is not the same as X-Amz-Date.";
   }
-  if (options.expected_region && *options.expected_region != credential.region) {
+  if (!options.expected_region.empty() && options.expected_region != credential.region) {
     return "the region '" + credential.region + "' is wrong; expecting '" +
-           *options.expected_region + "'";
+           options.expected_region + "'";
   }
   if (credential.service != options.service) {
     return "incorrect service '" + credential.service + "'. This endpoint belongs to '" +
