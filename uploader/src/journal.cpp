@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS photos(
   row_id INTEGER PRIMARY KEY AUTOINCREMENT,
   photo_id TEXT NOT NULL UNIQUE,
   object_key TEXT NOT NULL,
+  content_name TEXT NOT NULL,
   size_bytes INTEGER NOT NULL,
   md5_hex TEXT NOT NULL,
   checksum_algorithm TEXT NOT NULL,
@@ -141,11 +142,10 @@ std::optional<std::uint32_t> Journal::next_boot() {
   return static_cast<std::uint32_t>(boot);
 }
 
-std::optional<std::int64_t> Journal::insert_received(const PhotoView& photo,
-                                                     std::size_t target_count,
-                                                     const std::string& key_prefix,
-                                                     const std::optional<std::string>& fixed_key,
-                                                     std::string& object_key) {
+std::optional<std::int64_t> Journal::insert_photo(const PhotoView& photo, std::size_t target_count,
+                                                  const std::string& key_prefix,
+                                                  const std::optional<std::string>& fixed_key,
+                                                  std::string& object_key) {
   if (!exec("BEGIN IMMEDIATE;")) return std::nullopt;
   auto fail = [&]() -> std::optional<std::int64_t> {
     exec("ROLLBACK;");
@@ -164,17 +164,18 @@ std::optional<std::int64_t> Journal::insert_received(const PhotoView& photo,
     if (stale_copies.step() != SQLITE_DONE || stale_photo.step() != SQLITE_DONE) return fail();
   }
   {
-    Statement insert(
-        db_,
-        "INSERT INTO photos(photo_id, object_key, size_bytes, md5_hex, "
-        "checksum_algorithm, checksum_base64, state) VALUES(?1, '', ?2, ?3, ?4, ?5, ?6);");
+    Statement insert(db_,
+                     "INSERT INTO photos(photo_id, object_key, content_name, size_bytes, md5_hex, "
+                     "checksum_algorithm, checksum_base64, state) "
+                     "VALUES(?1, '', ?7, ?2, ?3, ?4, ?5, ?6);");
     if (!insert.ok()) return fail();
     insert.bind(1, photo.photo_id);
     insert.bind(2, static_cast<std::int64_t>(photo.size_bytes));
     insert.bind(3, photo.md5_hex);
     insert.bind(4, std::string(s3proto::checksum_algorithm_name(photo.checksum_algorithm)));
     insert.bind(5, photo.checksum_base64);
-    insert.bind(6, static_cast<std::int64_t>(PhotoState::received));
+    insert.bind(6, static_cast<std::int64_t>(photo.state));
+    insert.bind(7, photo.content_name);
     if (insert.step() != SQLITE_DONE) return fail();
     row_id = sqlite3_last_insert_rowid(db_);
   }
@@ -242,9 +243,10 @@ bool Journal::delete_photo(std::int64_t row_id) {
 std::optional<std::vector<PhotoView>> Journal::load() {
   std::vector<PhotoView> photos;
   {
-    Statement select(db_,
-                     "SELECT row_id, photo_id, object_key, size_bytes, md5_hex, "
-                     "checksum_algorithm, checksum_base64, state FROM photos ORDER BY row_id;");
+    Statement select(
+        db_,
+        "SELECT row_id, photo_id, object_key, size_bytes, md5_hex, checksum_algorithm, "
+        "checksum_base64, state, content_name FROM photos ORDER BY row_id;");
     if (!select.ok()) return std::nullopt;
     int rc = SQLITE_ROW;
     while ((rc = select.step()) == SQLITE_ROW) {
@@ -261,6 +263,7 @@ std::optional<std::vector<PhotoView>> Journal::load() {
       const std::int64_t state = select.column_int(7);
       if (state < 0 || state > static_cast<std::int64_t>(PhotoState::lost)) return std::nullopt;
       photo.state = static_cast<PhotoState>(state);
+      photo.content_name = select.column_text(8);
       photos.push_back(std::move(photo));
     }
     if (rc != SQLITE_DONE) return std::nullopt;

@@ -32,12 +32,13 @@ class Journal {
   // Increments and returns the durable boot counter (nullopt on failure).
   std::optional<std::uint32_t> next_boot();
 
-  // Inserts a photo in state received with one pending copy row per target. The key is
-  // key_prefix + the new row id (12 digits) unless `fixed_key` is given. Returns the row id.
-  std::optional<std::int64_t> insert_received(const PhotoView& photo, std::size_t target_count,
-                                              const std::string& key_prefix,
-                                              const std::optional<std::string>& fixed_key,
-                                              std::string& object_key);
+  // Inserts a photo (in photo.state, with photo.content_name) and one pending copy row per
+  // target, in one transaction. The key is key_prefix + the new row id (12 digits) unless
+  // `fixed_key` is given. Returns the row id.
+  std::optional<std::int64_t> insert_photo(const PhotoView& photo, std::size_t target_count,
+                                           const std::string& key_prefix,
+                                           const std::optional<std::string>& fixed_key,
+                                           std::string& object_key);
   bool set_state(std::int64_t row_id, PhotoState state);
   bool set_copy(std::int64_t row_id, std::size_t target, const CopyView& copy);
   bool delete_photo(std::int64_t row_id);

@@ -59,6 +59,7 @@ struct ActivePhoto {
 // What every photo ever acknowledged looks like, for idempotent re-posts.
 struct KnownPhoto {
   std::int64_t row_id = 0;
+  std::string content_name;
   std::string md5_hex;
   std::string object_key;
   PhotoState state = PhotoState::acknowledged;
@@ -198,6 +199,8 @@ struct Uploader::State {
   bool ready = false;
   std::uint32_t boot = 0;
   std::uint64_t request_sequence = 0;
+  // Names content files uniquely within a boot ("<boot>-<sequence>").
+  std::uint64_t content_sequence = 0;
   // Counter-keys only: the volatile counter the unsafe policy derives keys from.
   std::int64_t key_counter = 0;
 
@@ -216,11 +219,11 @@ struct Uploader::State {
 
   std::string content_directory() const { return join_path(settings.data_directory, "content"); }
   std::string temp_directory() const { return join_path(settings.data_directory, "tmp"); }
-  std::string content_path(std::int64_t row_id) const {
-    return join_path(content_directory(), std::to_string(row_id));
+  std::string content_path(const std::string& content_name) const {
+    return join_path(content_directory(), content_name);
   }
-  std::string temp_path(std::int64_t row_id) const {
-    return join_path(temp_directory(), std::to_string(row_id) + ".tmp");
+  std::string temp_path(const std::string& content_name) const {
+    return join_path(temp_directory(), content_name + ".tmp");
   }
   std::string journal_path() const {
     return settings.journal_path.empty() ? join_path(settings.data_directory, "journal.sqlite")
@@ -277,21 +280,21 @@ struct Uploader::State {
   // --- content files -------------------------------------------------------------------
 
   // write temp, fsync it, rename into content/, fsync content/ (unless no-dir-fsync).
-  std::error_code write_content(std::int64_t row_id, const std::string& bytes) {
-    const std::string temp = temp_path(row_id);
+  std::error_code write_content(const std::string& content_name, const std::string& bytes) {
+    const std::string temp = temp_path(content_name);
     if (auto error = file_system.create_file(temp)) return error;
     if (auto error = file_system.truncate(temp, 0)) return error;
     if (auto error = file_system.write_at(temp, 0, bytes)) return error;
     if (auto error = file_system.sync_file(temp)) return error;
-    if (auto error = file_system.rename(temp, content_path(row_id))) return error;
+    if (auto error = file_system.rename(temp, content_path(content_name))) return error;
     if (settings.policy.sync_content_directory) {
       if (auto error = file_system.sync_directory(content_directory())) return error;
     }
     return {};
   }
 
-  std::error_code read_content(std::int64_t row_id, std::string& bytes) {
-    const std::string path = content_path(row_id);
+  std::error_code read_content(const std::string& content_name, std::string& bytes) {
+    const std::string path = content_path(content_name);
     std::uint64_t size = 0;
     if (auto error = file_system.file_size(path, size)) return error;
     bytes.clear();
@@ -357,16 +360,18 @@ struct Uploader::State {
       if (row.state == PhotoState::received) {
         // Never acknowledged (protected acknowledges only after the row says acknowledged):
         // drop it; the phone was refused or never answered and will post again.
-        remove_file_durably(content_path(row.row_id), content_directory());
+        // (Only journals of older versions, which inserted the row before the bytes, have
+        // such rows; the content file, if any, is removed below as an orphan.)
         if (!journal.delete_photo(row.row_id)) return false;
         continue;
       }
-      known[row.photo_id] = KnownPhoto{row.row_id, row.md5_hex, row.object_key, row.state};
+      known[row.photo_id] =
+          KnownPhoto{row.row_id, row.content_name, row.md5_hex, row.object_key, row.state};
       if (row.state != PhotoState::acknowledged) continue;
 
       std::string bytes;
-      const bool intact = !read_content(row.row_id, bytes) && bytes.size() == row.size_bytes &&
-                          s3proto::md5_hex(bytes) == row.md5_hex;
+      const bool intact = !row.content_name.empty() && !read_content(row.content_name, bytes) &&
+                          bytes.size() == row.size_bytes && s3proto::md5_hex(bytes) == row.md5_hex;
       if (!intact) {
         if (!journal.set_state(row.row_id, PhotoState::lost)) return false;
         known[row.photo_id].state = PhotoState::lost;
@@ -374,7 +379,7 @@ struct Uploader::State {
             row.photo_id, "local copy missing or damaged at recovery, no verified copy known"});
         continue;
       }
-      keep_content.insert(std::to_string(row.row_id));
+      keep_content.insert(row.content_name);
       ActivePhoto photo;
       photo.view = row;
       photo.copies.resize(settings.targets.size());
@@ -474,7 +479,7 @@ struct Uploader::State {
   bool send_put(sim::TimeNs now, ActivePhoto& photo, std::size_t target, Actions& actions) {
     Copy& copy = photo.copies[target];
     std::string body;
-    if (read_content(photo.view.row_id, body)) {
+    if (read_content(photo.view.content_name, body)) {
       note_io_error();
       fail_copy(copy, now, CopyPhase::pending);
       reindex(photo);
@@ -650,7 +655,7 @@ struct Uploader::State {
       reindex(photo);
       return;
     }
-    remove_file_durably(content_path(photo.view.row_id), content_directory());
+    remove_file_durably(content_path(photo.view.content_name), content_directory());
     known[photo.view.photo_id].state = PhotoState::evicted;
     metrics.cache_bytes -= photo.view.size_bytes;
     metrics.cache_photos -= 1;
@@ -819,12 +824,6 @@ struct Uploader::State {
     view.md5_hex = md5;
     view.checksum_algorithm = arrival.checksum_algorithm;
     view.checksum_base64 = arrival.checksum_base64;
-    std::optional<std::string> fixed_key;
-    if (!settings.policy.durable_keys) {
-      fixed_key = durable_object_key(settings.key_prefix, ++key_counter);
-    }
-    const auto row_id = journal.insert_received(view, settings.targets.size(), settings.key_prefix,
-                                                fixed_key, object_key);
     auto fail = [&](const char* reason) {
       note_io_error();
       if (!acked_early) return refuse(actions, arrival.photo_id, 503, reason);
@@ -832,29 +831,40 @@ struct Uploader::State {
       actions.push_back(
           LocalCopyLost{arrival.photo_id, std::string("acknowledged early, then: ") + reason});
     };
-    if (!row_id.has_value()) return fail("journal write failed; retry later");
-    view.row_id = *row_id;
-    view.object_key = object_key;
-    if (write_content(*row_id, arrival.bytes)) {
-      // Undo what we can; recovery removes the rest (a received row is never acknowledged).
-      if (file_system.exists(temp_path(*row_id))) (void)file_system.remove(temp_path(*row_id));
-      if (file_system.exists(content_path(*row_id))) {
-        (void)file_system.remove(content_path(*row_id));
+    // The bytes first, durably, under a name unique across boots; then one journal
+    // transaction that records the photo as acknowledged (its commit is the durability point).
+    // A crash before the commit leaves an orphan content file that recovery removes.
+    view.content_name = std::to_string(boot) + "-" + std::to_string(++content_sequence);
+    if (write_content(view.content_name, arrival.bytes)) {
+      if (file_system.exists(temp_path(view.content_name))) {
+        (void)file_system.remove(temp_path(view.content_name));
       }
-      (void)journal.delete_photo(*row_id);
+      if (file_system.exists(content_path(view.content_name))) {
+        (void)file_system.remove(content_path(view.content_name));
+      }
       return fail("storing the photo failed; retry later");
     }
-    if (!journal.set_state(*row_id, PhotoState::acknowledged)) {
-      (void)file_system.remove(content_path(*row_id));
-      (void)journal.delete_photo(*row_id);
+    std::optional<std::string> fixed_key;
+    if (!settings.policy.durable_keys) {
+      fixed_key = durable_object_key(settings.key_prefix, ++key_counter);
+    }
+    view.state = PhotoState::acknowledged;
+    const auto row_id = journal.insert_photo(view, settings.targets.size(), settings.key_prefix,
+                                             fixed_key, object_key);
+    if (!row_id.has_value()) {
+      // SQLite rolled the transaction back: the bytes belong to no row.
+      (void)file_system.remove(content_path(view.content_name));
       return fail("journal write failed; retry later");
     }
+    view.row_id = *row_id;
+    view.object_key = object_key;
     view.state = PhotoState::acknowledged;
     ActivePhoto photo;
     photo.view = view;
     photo.copies.resize(settings.targets.size());
     for (Copy& copy : photo.copies) copy.next_attempt_ns = now;
-    known[arrival.photo_id] = KnownPhoto{*row_id, md5, object_key, PhotoState::acknowledged};
+    known[arrival.photo_id] =
+        KnownPhoto{*row_id, view.content_name, md5, object_key, PhotoState::acknowledged};
     reindex(active.emplace(*row_id, std::move(photo)).first->second);
     metrics.cache_bytes += view.size_bytes;
     metrics.cache_photos += 1;
@@ -924,7 +934,7 @@ std::optional<std::string> Uploader::read_local_copy(const std::string& photo_id
   auto it = state_->known.find(photo_id);
   if (it == state_->known.end()) return std::nullopt;
   std::string bytes;
-  if (state_->read_content(it->second.row_id, bytes)) return std::nullopt;
+  if (state_->read_content(it->second.content_name, bytes)) return std::nullopt;
   return bytes;
 }
 

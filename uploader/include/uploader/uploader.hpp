@@ -193,6 +193,9 @@ struct PhotoView {
   std::int64_t row_id = 0;
   std::string photo_id;
   std::string object_key;
+  // The local content file's name under <data_directory>/content ("<boot>-<sequence>",
+  // unique because the boot count is durable).
+  std::string content_name;
   PhotoState state = PhotoState::received;
   std::uint64_t size_bytes = 0;
   std::string md5_hex;
