@@ -387,9 +387,26 @@ std::string SimDisk::torn_contents(const Inode& inode) {
       !random_.chance(faults_.torn_write_probability)) {
     return inode.durable_contents;
   }
+  ++torn_file_count_;
+  if (faults_.torn_writes_reorder) {
+    // Any subset reached the platter: each operation, independently, not at all, whole, or
+    // (a write) as a strict prefix; those that did are applied in their original order.
+    std::string contents = inode.durable_contents;
+    for (const PendingOperation& operation : inode.pending) {
+      const std::uint64_t fate = random_.below(3);
+      if (fate == 0) continue;
+      if (fate == 1 || operation.is_truncate || operation.bytes.empty()) {
+        apply_pending(contents, operation);
+        continue;
+      }
+      const std::size_t kept = random_.below(operation.bytes.size());
+      apply_write(contents, operation.offset_or_size,
+                  std::string_view(operation.bytes).substr(0, kept));
+    }
+    return contents;
+  }
   // Operations before `torn_index` reached the platter whole; the one at `torn_index` only
   // in part (a strict prefix of a write, nothing of a truncate); later ones not at all.
-  ++torn_file_count_;
   const std::size_t torn_index = random_.below(inode.pending.size());
   std::string contents = inode.durable_contents;
   for (std::size_t i = 0; i < torn_index; ++i) apply_pending(contents, inode.pending[i]);

@@ -38,6 +38,8 @@ struct Configuration {
   int seeds_per_point;
   // Also enumerate every crash point of the recovery (reopen and read) after each crash.
   bool crash_during_recovery = false;
+  // Torn writes keep any subset of the unsynced writes, not an ordered prefix.
+  bool torn_writes_reorder = false;
 };
 
 int exec(sqlite3* db, const std::string& sql) {
@@ -220,7 +222,8 @@ EnumerationReport enumerate(const Configuration& configuration) {
   EXPECT_EQ(register_sqlite_vfs(disk, vfs_name), SQLITE_OK);
   seed_sqlite_randomness(7);
   prepare_disk(configuration, vfs_name, disk);
-  disk.set_faults(DiskFaults{.torn_write_probability = configuration.torn_write_probability});
+  disk.set_faults(DiskFaults{.torn_write_probability = configuration.torn_write_probability,
+                             .torn_writes_reorder = configuration.torn_writes_reorder});
   const SimDisk prepared = disk;
 
   // A clean run gives the expected states and the number of mutating calls to enumerate.
@@ -339,6 +342,17 @@ TEST(SqliteCrash, DeleteJournalWithExtraSyncSurvivesTornWrites) {
   expect_safe({"delete-extra-torn", "DELETE", "EXTRA", 1.0, torn_seeds_per_point()});
 }
 
+// Torn writes that reorder (any subset of the writes since the last sync survives): SQLite
+// orders only through syncs, so it must stay safe.
+TEST(SqliteCrash, TruncateJournalSurvivesReorderedTornWrites) {
+  expect_safe(
+      {"truncate-full-reorder", "TRUNCATE", "FULL", 1.0, torn_seeds_per_point(), false, true});
+}
+
+TEST(SqliteCrash, WalSurvivesReorderedTornWrites) {
+  expect_safe({"wal-full-reorder", "WAL", "FULL", 1.0, torn_seeds_per_point(), false, true});
+}
+
 // A second crash during recovery (while SQLite rolls back a hot journal or replays and
 // checkpoints the WAL) at every one of its points, after every crash point of the workload,
 // still loses nothing committed and shows nothing partial.
@@ -413,6 +427,7 @@ TEST(SqliteCrash, RandomDiskFaultsNeverBreakCommittedTransactions) {
         faults.sync_error_probability = *rc::gen::element(0.0, 0.05, 0.2);
         faults.failed_sync_drops_changes = drops;
         faults.torn_write_probability = *rc::gen::element(0.0, 1.0);
+        faults.torn_writes_reorder = *rc::gen::arbitrary<bool>();
         disk.set_faults(faults);
         if (*rc::gen::arbitrary<bool>()) {
           disk.arm_crash_point(disk.mutating_call_count() +
@@ -438,7 +453,8 @@ TEST(SqliteCrash, RandomDiskFaultsNeverBreakCommittedTransactions) {
           }
         }
         sqlite3_close_v2(db);
-        disk.set_faults(DiskFaults{.torn_write_probability = faults.torn_write_probability});
+        disk.set_faults(DiskFaults{.torn_write_probability = faults.torn_write_probability,
+                                   .torn_writes_reorder = faults.torn_writes_reorder});
         disk.crash();
 
         db = open_database(vfs_name);

@@ -17,8 +17,9 @@
 // Torn writes (torn_write_probability > 0): at crash, each file with unsynced changes is, with
 // that probability, rebuilt as its durable contents plus an ordered prefix of its unsynced
 // operations: operations 1..j-1 whole and operation j (a write) cut to a strict prefix of its
-// bytes, j drawn uniformly. Bytes outside what was written never change (no garbage), and
-// directories are never torn: an unsynced directory change always reverts.
+// bytes, j drawn uniformly (torn_writes_reorder: any subset of them instead, see
+// DiskFaults). Bytes outside what was written never change (no garbage), and directories
+// are never torn: an unsynced directory change always reverts.
 //
 // Crash points. Every call of a mutating method (write_at, truncate, sync_file,
 // sync_directory, rename, remove, create_file, make_directory) increments
@@ -69,6 +70,10 @@ struct DiskFaults {
   bool failed_sync_drops_changes = false;
   // Probability that, at crash, a file with unsynced changes keeps a torn prefix of them.
   double torn_write_probability = 0.0;
+  // Harsher torn writes: instead of an ordered prefix, any subset of the unsynced operations
+  // survives (each one dropped, kept whole or cut to a prefix, independently), as when the
+  // device reorders writes between two syncs.
+  bool torn_writes_reorder = false;
 };
 
 class SimDisk final : public FileSystem {
