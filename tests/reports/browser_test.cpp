@@ -47,7 +47,9 @@ std::string source_dir() {
 
 // The chromium binary: $S3CHAOS_CHROMIUM, else the first of the usual names on $PATH.
 std::string find_chromium() {
-  if (const char* configured = std::getenv("S3CHAOS_CHROMIUM")) return configured;
+  if (const char* configured = std::getenv("S3CHAOS_CHROMIUM")) {
+    return ::access(configured, X_OK) == 0 ? configured : "";
+  }
   const char* path = std::getenv("PATH");
   std::stringstream directories(path != nullptr ? path : "/usr/bin:/bin");
   std::string directory;
@@ -349,7 +351,11 @@ std::string chromium_or_fail() {
   if (chromium.empty()) {
     ADD_FAILURE() << "chromium is not installed: the browser test needs headless Chromium "
                      "(Debian package `chromium`; scripts/setup installs it, or run "
-                     "`apt-get install -y chromium`), or set S3CHAOS_CHROMIUM to a Chrome binary";
+                     "`apt-get install -y chromium`), or set S3CHAOS_CHROMIUM to a Chrome binary"
+                  << (std::getenv("S3CHAOS_CHROMIUM") != nullptr
+                          ? std::string(" (S3CHAOS_CHROMIUM=") + std::getenv("S3CHAOS_CHROMIUM") +
+                                " is not an executable)"
+                          : std::string());
   }
   return chromium;
 }
