@@ -30,7 +30,8 @@ char* put_le(char* out, Integer value) {
 
 char* put_bytes(char* out, std::string_view bytes) {
   out = put_le(out, static_cast<std::uint32_t>(bytes.size()));
-  std::memcpy(out, bytes.data(), bytes.size());
+  // An empty string_view may hold a null pointer, which memcpy must not be given.
+  if (!bytes.empty()) std::memcpy(out, bytes.data(), bytes.size());
   return out + bytes.size();
 }
 
