@@ -338,13 +338,26 @@ PageFindings load_page(const std::string& chromium, const fs::path& work_dir, co
   return findings;
 }
 
-fs::path make_work_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() /
-                       ("s3chaos-reports-browser-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+// A fresh directory for one test's files and browser profile, removed however the test ends.
+class WorkDir {
+ public:
+  explicit WorkDir(const std::string& name)
+      : path_(fs::temp_directory_path() /
+              ("s3chaos-reports-browser-" + name + "-" + std::to_string(::getpid()))) {
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  WorkDir(const WorkDir&) = delete;
+  WorkDir& operator=(const WorkDir&) = delete;
+  ~WorkDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
 
 std::string chromium_or_fail() {
   const std::string chromium = find_chromium();
@@ -373,7 +386,8 @@ TEST(Browser, RunReportLoadsCleanAndShowsItsKeyElements) {
   // timeline's screenshot is a real picture, saved as reports_browser_timeline.png.
   const std::string chromium = chromium_or_fail();
   if (chromium.empty()) return;
-  const fs::path dir = make_work_dir("run");
+  const WorkDir work("run");
+  const fs::path& dir = work.path();
   const fs::path page = dir / "report.html";
   std::ofstream(page) << render_run_report(
       load_json("reports/examples/photoshare-2008-07-20-naive-2008.json"));
@@ -395,7 +409,6 @@ TEST(Browser, RunReportLoadsCleanAndShowsItsKeyElements) {
   ASSERT_GE(findings.timeline_png.size(), timeline_png_bytes_min);
   EXPECT_EQ(findings.timeline_png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
   std::ofstream("reports_browser_timeline.png", std::ios::binary) << findings.timeline_png;
-  fs::remove_all(dir);
 }
 
 TEST(Browser, SweepReportLoadsClean) {
@@ -403,7 +416,8 @@ TEST(Browser, SweepReportLoadsClean) {
   // shows its verdict and both tables.
   const std::string chromium = chromium_or_fail();
   if (chromium.empty()) return;
-  const fs::path dir = make_work_dir("sweep");
+  const WorkDir work("sweep");
+  const fs::path& dir = work.path();
   const fs::path page = dir / "index.html";
   std::ofstream(page) << render_sweep_report(
       load_json("reports/examples/photoshare-2008-07-20-compare.json"));
@@ -415,7 +429,6 @@ TEST(Browser, SweepReportLoadsClean) {
     EXPECT_TRUE(findings.elements[id]["visible"].get<bool>()) << id;
   }
   EXPECT_FALSE(findings.overflows_laptop);
-  fs::remove_all(dir);
 }
 
 TEST(Browser, ControlPageWithErrorsIsCaught) {
@@ -423,7 +436,8 @@ TEST(Browser, ControlPageWithErrorsIsCaught) {
   // request to a server and a hidden verdict is reported on all four counts.
   const std::string chromium = chromium_or_fail();
   if (chromium.empty()) return;
-  const fs::path dir = make_work_dir("control");
+  const WorkDir work("control");
+  const fs::path& dir = work.path();
   const fs::path page = dir / "control.html";
   std::ofstream(page)
       << "<!DOCTYPE html><html><head><title>control</title></head><body>"
@@ -438,7 +452,6 @@ TEST(Browser, ControlPageWithErrorsIsCaught) {
   EXPECT_FALSE(findings.elements["verdict"]["visible"].get<bool>());
   EXPECT_TRUE(findings.elements["shown"]["visible"].get<bool>());
   EXPECT_FALSE(findings.elements["absent"]["present"].get<bool>());
-  fs::remove_all(dir);
 }
 
 }  // namespace
