@@ -460,6 +460,89 @@ TEST_F(CoreTest, BitRotChangesStoredBytesAndTheTruthSaysSo) {
   EXPECT_EQ(*truth->bytes, get_body("k", 50));
 }
 
+TEST(CoreLimits, NamedLimitsGiveS3Errors) {
+  // Body size, metadata size, bucket count and listing limits are enforced with S3's codes.
+  CoreSettings settings;
+  settings.object_size_max_bytes = 8;
+  settings.buckets_max = 2;
+  settings.user_metadata_bytes_max = 10;
+  settings.list_keys_max = 2;
+  S3Core core(settings);
+  ASSERT_TRUE(core.create_bucket(at(0), "one").ok());
+  ASSERT_TRUE(core.create_bucket(at(0), "two").ok());
+  EXPECT_EQ(core.create_bucket(at(0), "three").error().code, "TooManyBuckets");
+  auto too_large =
+      core.put_object(at(0), PutObjectInput{"one", "k", "123456789", {}, {}, "", {}, false, {}});
+  EXPECT_EQ(too_large.error().code, "EntityTooLarge");
+  EXPECT_EQ(too_large.error().http_status, 400);
+  auto metadata = core.put_object(
+      at(0), PutObjectInput{"one", "k", "1", {}, {}, "", {{"name", "0123456789"}}, false, {}});
+  EXPECT_EQ(metadata.error().code, "MetadataTooLarge");
+  for (const char* key : {"a", "b", "c"}) {
+    ASSERT_TRUE(
+        core.put_object(at(0), PutObjectInput{"one", key, "1", {}, {}, "", {}, false, {}}).ok());
+  }
+  auto listed = core.list_objects(at(0), ListInput{"one", "", "", "", 1000}).value();
+  EXPECT_EQ(listed.contents.size(), 2u);
+  EXPECT_TRUE(listed.is_truncated);
+}
+
+TEST_F(CoreTest, MultipartUploadListingMarkers) {
+  // ListMultipartUploads orders by (key, upload id) and resumes after key-marker /
+  // upload-id-marker; ListParts resumes after part-number-marker.
+  std::vector<std::string> ids;
+  for (const char* key : {"b", "a", "a"}) {
+    ids.push_back(core->create_multipart_upload(at(0), {"photos", key, "", {}, {}}).value());
+  }
+  auto all = core->list_multipart_uploads(at(0), "photos", "", "", "", 1000).value();
+  ASSERT_EQ(all.uploads.size(), 3u);
+  EXPECT_EQ(all.uploads[0].key, "a");
+  EXPECT_EQ(all.uploads[2].key, "b");
+  EXPECT_LT(all.uploads[0].upload_id, all.uploads[1].upload_id);
+  auto after_key = core->list_multipart_uploads(at(0), "photos", "", "a", "", 1000).value();
+  ASSERT_EQ(after_key.uploads.size(), 1u);
+  EXPECT_EQ(after_key.uploads[0].key, "b");
+  auto after_id =
+      core->list_multipart_uploads(at(0), "photos", "", "a", all.uploads[0].upload_id, 1000)
+          .value();
+  ASSERT_EQ(after_id.uploads.size(), 2u);
+  EXPECT_EQ(after_id.uploads[0].upload_id, all.uploads[1].upload_id);
+  auto limited = core->list_multipart_uploads(at(0), "photos", "b", "", "", 1000).value();
+  EXPECT_EQ(limited.uploads.size(), 1u);
+  for (int part = 1; part <= 3; ++part) {
+    ASSERT_TRUE(core->upload_part(at(0), {"photos", "b", ids[0], part, "p", {}, {}}).ok());
+  }
+  auto parts = core->list_parts(at(0), "photos", "b", ids[0], 1, 1).value();
+  ASSERT_EQ(parts.parts.size(), 1u);
+  EXPECT_EQ(parts.parts[0].part_number, 2);
+  EXPECT_TRUE(parts.is_truncated);
+  EXPECT_EQ(parts.next_part_number_marker, 2);
+}
+
+TEST_F(CoreTest, CopyWithReplaceChangesMetadataOnly) {
+  // REPLACE takes the request's metadata and content type; COPY keeps the source's.
+  PutObjectInput input{"photos", "src", "bytes", {}, {}, "image/png", {{"a", "1"}}, false, {}};
+  ASSERT_TRUE(core->put_object(at(0), input).ok());
+  CopyObjectInput copy;
+  copy.source_bucket = "photos";
+  copy.source_key = "src";
+  copy.bucket = "photos";
+  copy.key = "kept";
+  ASSERT_TRUE(core->copy_object(at(0), copy).ok());
+  copy.key = "replaced";
+  copy.replace_metadata = true;
+  copy.content_type = "text/plain";
+  copy.user_metadata = {{"b", "2"}};
+  ASSERT_TRUE(core->copy_object(at(0), copy).ok());
+  auto kept = core->head_object(at(0), GetObjectInput{"photos", "kept", std::nullopt, {}}).value();
+  auto replaced =
+      core->head_object(at(0), GetObjectInput{"photos", "replaced", std::nullopt, {}}).value();
+  EXPECT_EQ(kept.meta.content_type, "image/png");
+  EXPECT_EQ(kept.meta.user_metadata, (UserMetadata{{"a", "1"}}));
+  EXPECT_EQ(replaced.meta.content_type, "text/plain");
+  EXPECT_EQ(replaced.meta.user_metadata, (UserMetadata{{"b", "2"}}));
+}
+
 TEST(Dates, HttpAndIsoFormatsRoundTrip) {
   // Simulated zero is 2008-07-20 (a Sunday); HTTP dates parse back to the same second.
   EXPECT_EQ(format_http_date(0, 1216512000), "Sun, 20 Jul 2008 00:00:00 GMT");

@@ -344,6 +344,32 @@ TEST(Faults, ProbabilityFiresAboutThatOften) {
   EXPECT_LT(throttled, 700);
 }
 
+TEST(Faults, OverlappingDeathsAndRestartsAreOrdered) {
+  // Two deaths: the service stays down until the later restart, each death bumps the epoch,
+  // next_event_time walks through lag expiry, deaths and restarts in time order.
+  FaultyS3 service =
+      service_with(R"({"rules": [{"effect": {"type": "durability_lag", "lag_ms": 5}}],
+      "events": [{"type": "death", "at_ms": 20, "down_ms": 30}, {"type": "death", "at_ms": 10, "down_ms": 20}]})");
+  const TimeNs ms = sim::nanoseconds_per_millisecond;
+  ASSERT_EQ(service.handle(1 * ms, request("PUT", "/photos/k", "v")).response.status, 200);
+  EXPECT_EQ(service.next_event_time(), 6 * ms);  // the write becomes durable
+  service.advance_to(6 * ms);
+  EXPECT_EQ(service.next_event_time(), 10 * ms);
+  service.advance_to(10 * ms);
+  EXPECT_FALSE(service.is_up());
+  EXPECT_EQ(service.epoch(), 1u);
+  EXPECT_EQ(service.next_event_time(), 20 * ms);
+  service.advance_to(30 * ms);  // the second death at 20 extends the outage to 50
+  EXPECT_EQ(service.epoch(), 2u);
+  EXPECT_FALSE(service.is_up());
+  EXPECT_EQ(service.handle(49 * ms, request("GET", "/photos/k")).transport, Transport::refused);
+  Outcome back = service.handle(50 * ms, request("GET", "/photos/k"));
+  EXPECT_EQ(back.transport, Transport::response);
+  EXPECT_EQ(back.response.body, "v");  // durable before the deaths
+  EXPECT_TRUE(service.truth().lost.empty());
+  EXPECT_FALSE(service.next_event_time().has_value());
+}
+
 std::vector<std::string> run_sequence(std::uint64_t seed) {
   FaultyS3 service = service_with(read_file(plans_directory() + "lying-store.json"), seed);
   std::vector<std::string> log;
