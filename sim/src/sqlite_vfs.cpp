@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include "path_components.hpp"
@@ -45,6 +46,9 @@ struct VfsState {
   std::function<TimeNs()> now;
   // wal-index of each WAL database, keyed by the database's path.
   std::map<std::string, SharedMemory> shared_memory;
+  // Main database files open now. Locking is a no-op, so a second connection to the same
+  // file would corrupt it silently: it is refused instead (SQLITE_CANTOPEN).
+  std::set<std::string> open_databases;
 };
 
 // The C++ side of an open file; VfsFile (what SQLite allocates) only points at it.
@@ -57,6 +61,7 @@ struct FileHandle {
   // A new journal's or WAL's directory entry becomes durable at its first xSync (os_unix.c).
   bool sync_directory_pending = false;
   bool shm_attached = false;
+  bool is_main_database = false;
 };
 
 struct VfsFile {
@@ -105,6 +110,7 @@ int file_close(sqlite3_file* file) {
     const auto found = shared.find(handle->path);
     if (found != shared.end() && --found->second.users == 0) shared.erase(found);
   }
+  if (handle->is_main_database) handle->state->open_databases.erase(handle->path);
   int rc = SQLITE_OK;
   if (handle->delete_on_close && !handle->in_memory) {
     if (handle->state->file_system->remove(handle->path)) rc = SQLITE_IOERR_DELETE;
@@ -293,6 +299,8 @@ int vfs_open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int fl
     handle->in_memory = true;
   } else {
     handle->path = to_file_system_path(name);
+    if ((flags & SQLITE_OPEN_MAIN_DB) != 0 && state.open_databases.contains(handle->path))
+      return SQLITE_CANTOPEN;
     std::uint64_t size = 0;
     const std::error_code found = state.file_system->file_size(handle->path, size);
     const bool create = (flags & SQLITE_OPEN_CREATE) != 0;
@@ -308,6 +316,10 @@ int vfs_open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int fl
     handle->sync_directory_pending = create && (flags & journal_kinds) != 0;
   }
   if (out_flags != nullptr) *out_flags = flags;
+  if (!handle->in_memory && (flags & SQLITE_OPEN_MAIN_DB) != 0) {
+    handle->is_main_database = true;
+    state.open_databases.insert(handle->path);
+  }
   reinterpret_cast<VfsFile*>(file)->handle = handle.release();
   file->pMethods = &io_methods;
   return SQLITE_OK;

@@ -270,6 +270,25 @@ TEST(SqliteVfs, CurrentTimeIsSimulated) {
   sqlite3_close(db);
 }
 
+// Locking is a no-op, so a second connection to an open database is refused, not allowed to
+// corrupt it; once the first closes, the file opens again.
+TEST(SqliteVfs, SecondConnectionToAnOpenDatabaseIsRefused) {
+  SimDisk disk(RandomStream::named(12, "disk"));
+  RegisteredVfs vfs(disk, "sim-single");
+  sqlite3* first = open_db("one.db", vfs.name());
+  ASSERT_EQ(exec(first, "CREATE TABLE t(v)"), SQLITE_OK);
+  sqlite3* second = nullptr;
+  EXPECT_EQ(sqlite3_open_v2("one.db", &second, SQLITE_OPEN_READWRITE, vfs.name().c_str()),
+            SQLITE_CANTOPEN);
+  sqlite3_close(second);
+  sqlite3* other = open_db("two.db", vfs.name());  // Another file is fine.
+  sqlite3_close(other);
+  sqlite3_close(first);
+  sqlite3* again = open_db("one.db", vfs.name());
+  EXPECT_EQ(exec(again, "INSERT INTO t VALUES (1)"), SQLITE_OK);
+  sqlite3_close(again);
+}
+
 // Registration rejects bad or duplicate names with SQLITE_MISUSE; unregistering frees the name.
 TEST(SqliteVfs, RegistrationRejectsBadNames) {
   SimDisk disk(RandomStream::named(10, "disk"));

@@ -21,8 +21,9 @@
 // the rest of the buffer and returns SQLITE_IOERR_SHORT_READ.
 //
 // Limits of the model:
-// - Locking is a no-op: one connection per database file at a time (several connections in
-//   one process to the same file would corrupt it). Nothing checks this.
+// - Locking is a no-op: one connection per database file at a time. A second connection to
+//   a database file already open through the same VFS is refused (SQLITE_CANTOPEN) rather
+//   than allowed to corrupt it. Other processes are not seen at all.
 // - WAL is supported with an in-memory, single-process wal-index (xShm*); shm locks are
 //   no-ops too. The wal-index is dropped when the last connection to the file closes, so the
 //   next open rebuilds it from the WAL, as after a real crash.
