@@ -7,6 +7,8 @@ namespace {
 
 // When stale entries are more than half of a heap at least this big, compact it.
 constexpr std::size_t compact_heap_size_min = 1024;
+// From this queue size on (64 KiB of slots), run_top prefetches two events ahead.
+constexpr std::size_t prefetch_second_heap_size_min = 1024;
 
 std::uint64_t id_of(unsigned __int128 key) noexcept {
   return static_cast<std::uint64_t>(key);
@@ -34,7 +36,6 @@ void Scheduler::add_page() {
   const std::uint64_t first = pages_.size() * std::uint64_t{slots_per_page};
   S3CHAOS_ASSERT_MSG(first + slots_per_page <= events_pending_max, "too many pending events");
   pages_.push_back(std::make_unique<Slot[]>(slots_per_page));
-  free_slots_.reserve(pages_.size() * slots_per_page);
   // Pushed in reverse so that slots are handed out in increasing order.
   for (std::uint64_t i = slots_per_page; i-- > 0;) {
     free_slots_.push_back(static_cast<std::uint32_t>(first + i));
@@ -181,7 +182,17 @@ void Scheduler::run_top() {
   pop_top();
   // The next event's slot is most likely a cache miss in a large queue: start loading it now,
   // so the load overlaps this callback instead of stalling the next step.
-  if (!heap_.empty()) __builtin_prefetch(&slot_at(id_of(heap_.front()) & slot_mask));
+  if (!heap_.empty()) {
+    __builtin_prefetch(&slot_at(id_of(heap_.front()) & slot_mask));
+    // And the one after it, the least of the root's children, unless callbacks schedule
+    // earlier events meanwhile: two misses in flight instead of one. Only for queues whose
+    // slots outgrow the L1 cache; a small queue would pay the comparisons for nothing.
+    if (heap_.size() >= prefetch_second_heap_size_min) {
+      const Key* heap = heap_.data();
+      const std::size_t after = smallest_child(heap, 1, heap_.size());
+      __builtin_prefetch(&slot_at(id_of(heap[after]) & slot_mask));
+    }
+  }
   now_ = time;
   const std::uint32_t index = static_cast<std::uint32_t>(id & slot_mask);
   Slot& slot = slot_at(index);
