@@ -610,6 +610,8 @@ Outcome FaultyS3::handle(TimeNs now, const HttpRequest& request) {
   outcome.request_sequence = next_request_sequence_++;
   outcome.target = classify_request(request);
   const std::string request_id = request_id_of(outcome.request_sequence);
+  // No response travels unless transport == response: status 0 says so to careless readers.
+  outcome.response.status = 0;
   if (!up_) {
     outcome.transport = Transport::refused;
     return outcome;
@@ -724,9 +726,11 @@ Outcome FaultyS3::handle(TimeNs now, const HttpRequest& request) {
     switch (lost_response->lost_response) {
       case LostResponse::reset:
         outcome.transport = Transport::reset;
+        outcome.response = HttpResponse{0, {}, {}};
         break;
       case LostResponse::hang:
         outcome.transport = Transport::hang;
+        outcome.response = HttpResponse{0, {}, {}};
         break;
       case LostResponse::internal_error:
         outcome.response = error_response(errors::internal_error(resource), request_id, head);

@@ -119,6 +119,9 @@ TEST(Faults, OutageEffectsStopTheRequestBeforeTheCore) {
     EXPECT_EQ(outcome.transport, c.transport) << c.effect;
     EXPECT_FALSE(outcome.processed) << c.effect;
     EXPECT_EQ(outcome.rules_fired, std::vector<int>{0});
+    if (c.transport != Transport::response) {
+      EXPECT_EQ(outcome.response.status, 0);
+    }
     if (c.transport == Transport::response) {
       EXPECT_EQ(outcome.response.status, c.status);
       EXPECT_NE(outcome.response.body.find(std::string("<Code>") + c.code + "</Code>"),

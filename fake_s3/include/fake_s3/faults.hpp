@@ -136,7 +136,7 @@ std::string_view transport_name(Transport transport);
 struct Outcome {
   std::uint64_t request_sequence = 0;  // 1, 2, 3, ... in the order handle() was called
   Transport transport = Transport::response;
-  HttpResponse response;  // meaningful when transport == response
+  HttpResponse response;  // when transport == response; otherwise status 0, no headers
   TimeNs added_latency_ns = 0;
   RequestTarget target;
   // Whether the core executed the request (a write may be stored even if the client sees an
