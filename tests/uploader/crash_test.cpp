@@ -77,6 +77,29 @@ TEST(CrashPoints, EveryCallOfTheIngestPath) {
   RecordProperty("ingest_crash_points", static_cast<int>(completed_at - 1));
 }
 
+// The enumeration can fail: run over the ingest of an unsafe policy, it finds crash points
+// that lose an acknowledged photo (and none under protected).
+std::size_t ingest_crash_points_losing_a_photo(const std::string& policy) {
+  std::size_t losing = 0;
+  for (std::uint64_t k = 1; k < crash_points_max; ++k) {
+    Harness h(test_settings(policy), k);
+    h.start();
+    h.store().down = true;
+    const auto photo = make_photo("p1", "the photo being ingested");
+    h.disk().arm_crash_point(h.disk().mutating_call_count() + k);
+    const bool acked = h.post(photo);
+    if (!h.disk().crash_point_reached()) break;
+    h.crash_and_restart();
+    if (acked && !h.recoverable("p1", photo.bytes)) ++losing;
+  }
+  return losing;
+}
+
+TEST(CrashPoints, TheIngestEnumerationCatchesUnsafePolicies) {
+  EXPECT_EQ(ingest_crash_points_losing_a_photo("protected"), 0u);
+  EXPECT_GT(ingest_crash_points_losing_a_photo("ack-before-fsync"), 0u);
+}
+
 // Crash at every mutating call from "acknowledged" to "evicted" (journal records of uploaded
 // and verified, the journal's evicted, the unlink and its directory fsync): after restart the
 // photo is in local durable state or durable in the store, then it drains.
