@@ -277,7 +277,8 @@ TEST_F(HttpTest, DeleteObjectsAndCopy) {
   auto deleted =
       send(request("POST", "/photos?delete", body, {{"Content-MD5", s3proto::md5_base64(body)}}));
   ASSERT_EQ(deleted.status, 200) << deleted.body;
-  auto result = parse(deleted.body).child("DeleteResult");
+  auto delete_document = parse(deleted.body);  // the nodes below live as long as it does
+  auto result = delete_document.child("DeleteResult");
   int count = 0;
   for (auto node : result.children("Deleted")) {
     (void)node;

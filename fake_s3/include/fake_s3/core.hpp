@@ -84,6 +84,8 @@ struct CoreSettings {
 
 // Fault modifiers for one request, chosen by the injector (all defaults = an honest S3).
 struct RequestContext {
+  // The request's simulated time. Writes assert it is not before the last advance_to(): time
+  // never goes back in a simulation.
   TimeNs now = 0;
   // Objects this request stores become durable at now + durability_lag_ns (0: immediately).
   TimeNs durability_lag_ns = 0;
