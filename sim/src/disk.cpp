@@ -163,6 +163,7 @@ std::error_code SimDisk::make_directory(std::string_view path) {
     }
     const InodeId created = allocate_inode(true);
     inodes_.at(at).current_entries.emplace(components[i], created);
+    inodes_.at(at).unsynced_names.insert(components[i]);
     inodes_.at(created).current_links = 1;
     at = created;
   }
@@ -183,6 +184,7 @@ std::error_code SimDisk::create_file(std::string_view path) {
   }
   const InodeId created = allocate_inode(false);
   inodes_.at(parent).current_entries.emplace(name, created);
+  inodes_.at(parent).unsynced_names.insert(name);
   inodes_.at(created).current_links = 1;
   return {};
 }
@@ -302,12 +304,22 @@ std::error_code SimDisk::sync_directory(std::string_view path) {
   if (draw_sync_error()) return make_error(std::errc::io_error);
   Inode& directory = inodes_.at(id);
   std::vector<InodeId> no_longer_durable;
-  for (const auto& [name, target] : directory.durable_entries) {
-    --inodes_.at(target).durable_links;
-    no_longer_durable.push_back(target);
+  for (const std::string& name : directory.unsynced_names) {
+    const auto durable = directory.durable_entries.find(name);
+    const auto current = directory.current_entries.find(name);
+    if (durable != directory.durable_entries.end()) {
+      --inodes_.at(durable->second).durable_links;
+      no_longer_durable.push_back(durable->second);
+    }
+    if (current != directory.current_entries.end()) {
+      ++inodes_.at(current->second).durable_links;
+      directory.durable_entries[name] = current->second;
+    } else if (durable != directory.durable_entries.end()) {
+      directory.durable_entries.erase(durable);
+    }
   }
-  for (const auto& [name, target] : directory.current_entries) ++inodes_.at(target).durable_links;
-  directory.durable_entries = directory.current_entries;
+  directory.unsynced_names.clear();
+  S3CHAOS_ASSERT(directory.durable_entries.size() == directory.current_entries.size());
   for (InodeId target : no_longer_durable) release_if_unreferenced(target);
   return {};
 }
@@ -342,7 +354,9 @@ std::error_code SimDisk::rename(std::string_view from, std::string_view to) {
     }
   }
   inodes_.at(from_parent).current_entries.erase(from_name);
+  inodes_.at(from_parent).unsynced_names.insert(from_name);
   inodes_.at(to_parent).current_entries.emplace(to_name, moved);
+  inodes_.at(to_parent).unsynced_names.insert(to_name);
   S3CHAOS_ASSERT(inodes_.at(moved).current_links > 0);
   return {};
 }
@@ -358,6 +372,7 @@ std::error_code SimDisk::remove(std::string_view path) {
   const InodeId removed = entry->second;
   if (inodes_.at(removed).is_directory) return make_error(std::errc::is_a_directory);
   entries.erase(entry);
+  inodes_.at(parent).unsynced_names.insert(name);
   Inode& inode = inodes_.at(removed);
   if (--inode.current_links == 0) used_bytes_ -= inode.current_contents.size();
   release_if_unreferenced(removed);
@@ -425,6 +440,7 @@ void SimDisk::crash() {
   for (auto& [id, inode] : inodes_) {
     if (inode.is_directory) {
       inode.current_entries = inode.durable_entries;
+      inode.unsynced_names.clear();
     } else {
       inode.durable_contents = torn_contents(inode);
       inode.current_contents = inode.durable_contents;

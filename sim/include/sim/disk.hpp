@@ -39,6 +39,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -166,6 +167,10 @@ class SimDisk final : public FileSystem {
     bool changes_dropped = false;
     std::map<std::string, InodeId> current_entries;
     std::map<std::string, InodeId> durable_entries;
+    // Names whose current entry may differ from the durable one, so sync_directory costs the
+    // changes since the last sync, not the size of the directory (an uploader's content
+    // directory holds thousands of files through a long outage).
+    std::set<std::string> unsynced_names;
     std::uint32_t current_links = 0;
     std::uint32_t durable_links = 0;
   };
