@@ -246,23 +246,30 @@ int explore_command(const ExploreFlags& flags) {
     replay_options.policy = options.policy;
     s3chaos::harness::RunOutput replay =
         s3chaos::harness::run_scenario(shrunk_scenario, replay_options);
-    replay.run_result["counterexample"] = {
-        {"shrunk_from_rule_count", shrunk.fault_count_before},
-        {"fault_plan",
-         shrunk_scenario.document["s3_faults"].value("rules", nlohmann::json::array())},
-        {"steps", nlohmann::json::array()},
-        {"replay_command", replay.summary.replay_command}};
-    for (const auto& violation : replay.summary.violations) {
-      if (replay.run_result["counterexample"]["steps"].size() >= 10) break;
-      replay.run_result["counterexample"]["steps"].push_back(
-          {{"at_ms", violation.at_ns / 1'000'000},
-           {"photo_id", violation.photo_id},
-           {"text", violation.check + " violated: " + violation.detail}});
+    // The shrunk plan as the report shows it: each rule and event with its kind.
+    nlohmann::json shrunk_plan = nlohmann::json::array();
+    for (auto rule :
+         shrunk_scenario.document["s3_faults"].value("rules", nlohmann::json::array())) {
+      rule["kind"] = rule["effect"].value("type", "rule");
+      shrunk_plan.push_back(rule);
     }
-    for (const auto& event :
+    for (auto event :
          shrunk_scenario.document["s3_faults"].value("events", nlohmann::json::array())) {
-      replay.run_result["counterexample"]["fault_plan"].push_back(event);
+      event["kind"] = event.value("type", "event");
+      event.erase("type");
+      shrunk_plan.push_back(event);
     }
+    nlohmann::json steps = nlohmann::json::array();
+    for (const auto& violation : replay.summary.violations) {
+      if (steps.size() >= 10) break;
+      steps.push_back({{"at_ms", violation.at_ns / 1'000'000},
+                       {"photo_id", violation.photo_id},
+                       {"text", violation.check + " violated: " + violation.detail}});
+    }
+    replay.run_result["counterexample"] = {{"shrunk_from_rule_count", shrunk.fault_count_before},
+                                           {"fault_plan", shrunk_plan},
+                                           {"steps", steps},
+                                           {"replay_command", replay.summary.replay_command}};
     const std::string report_path = stem + ".html";
     try {
       write_file(report_path, s3chaos::reports::render_run_report(replay.run_result));
@@ -290,7 +297,49 @@ int explore_command(const ExploreFlags& flags) {
     std::printf("%llu runs, no violation (%.1f s)\n",
                 static_cast<unsigned long long>(result.runs_done), wall_seconds);
   }
-  if (flags.json) std::cout << out.dump(2) << "\n";
+  // The sweep's index page: every run with its verdict and seed, linking the shrunk case.
+  std::filesystem::create_directories(flags.out_directory);
+  nlohmann::json sweep = {{"format", "s3chaos.sweep"},
+                          {"format_version", 1},
+                          {"kind", "explore"},
+                          {"scenario", {{"name", scenario.name}, {"path", scenario.path}}},
+                          {"policies", {options.policy}},
+                          {"runs", nlohmann::json::array()}};
+  for (const auto& summary : result.runs) {
+    nlohmann::json run = {
+        {"seed", summary.seed},
+        {"policy", summary.policy},
+        {"verdict", summary.holds ? "holds" : "violated"},
+        {"photos_lost_count", summary.photos_lost},
+        {"drain_time_ms", summary.drain_time_ms < 0 ? nlohmann::json(nullptr)
+                                                    : nlohmann::json(summary.drain_time_ms)},
+        {"cache_peak_bytes", summary.cache_peak_bytes},
+        {"trace_hash", summary.trace_hash},
+        {"replay_command", summary.replay_command}};
+    if (result.shrunk && summary.seed == result.shrunk->output.summary.seed && !summary.holds) {
+      run["report_href"] =
+          std::filesystem::path(out["report"].get<std::string>()).filename().string();
+      run["replay_command"] = out["replay_command"];
+    }
+    sweep["runs"].push_back(run);
+  }
+  if (result.shrunk) {
+    sweep["note"] = "stopped at the first violation (run " +
+                    std::to_string(*result.first_failing_run + 1) + "), shrunk to " +
+                    std::to_string(result.shrunk->fault_count_after) + " fault rules/events";
+  }
+  const std::string index_path = flags.out_directory + "/index.html";
+  try {
+    write_file(index_path, s3chaos::reports::render_sweep_report(sweep));
+    out["index"] = index_path;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "s3chaos: sweep report generation failed: %s\n", error.what());
+  }
+  if (flags.json) {
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::printf("index: %s\n", index_path.c_str());
+  }
   return result.shrunk ? exit_violated : exit_holds;
 }
 
