@@ -728,6 +728,14 @@ struct Uploader::State {
     health.not_before_ns = std::max(health.not_before_ns, now + backoff_ns(health.failures));
   }
 
+  // The earliest time any target's backoff gate lets a request through.
+  sim::TimeNs earliest_gate_ns() const {
+    sim::TimeNs earliest = never_ns;
+    for (const TargetHealth& health : target_health)
+      earliest = std::min(earliest, health.not_before_ns);
+    return earliest;
+  }
+
   // Times out overdue requests, evicts what may be evicted, starts due work, re-arms the timer.
   void pump(sim::TimeNs now, Actions& actions) {
     while (!deadlines.empty() && deadlines.begin()->first <= now) {
@@ -744,6 +752,9 @@ struct Uploader::State {
       // Each branch takes the copy off the due index or moves it into the future.
       const sim::TimeNs gate_ns = target_health.at(target).not_before_ns;
       if (gate_ns > now) {
+        // With every target gated nothing can start before the earliest gate opens; stop here
+        // rather than re-index every cached copy on each wake-up of a long outage.
+        if (earliest_gate_ns() > now) break;
         photo.copies[target].next_attempt_ns = gate_ns;
         reindex(photo);
       } else if (photo.copies[target].phase == CopyPhase::pending) {
@@ -761,7 +772,7 @@ struct Uploader::State {
     if (!due_evictions.empty()) next = std::min(next, due_evictions.begin()->first);
     // At capacity, the next response or deadline frees a slot; no need to wake for due work.
     if (in_flight.size() < settings.requests_in_flight_max && !due_copies.empty()) {
-      next = std::min(next, std::get<0>(*due_copies.begin()));
+      next = std::min(next, std::max(std::get<0>(*due_copies.begin()), earliest_gate_ns()));
     }
     if (next == never_ns) return;
     if (timer_at_ns.has_value() && *timer_at_ns == next) return;
