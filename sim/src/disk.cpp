@@ -25,6 +25,11 @@ void apply_write(std::string& contents, std::uint64_t offset, std::string_view b
 
 }  // namespace
 
+void SimDisk::mark_unsynced(Inode& inode, std::uint64_t begin, std::uint64_t end) {
+  inode.unsynced_begin = std::min(inode.unsynced_begin, begin);
+  inode.unsynced_end = std::max(inode.unsynced_end, end);
+}
+
 void SimDisk::apply_pending(std::string& contents, const PendingOperation& operation) {
   if (operation.is_truncate) {
     contents.resize(operation.offset_or_size, '\0');
@@ -205,6 +210,10 @@ std::error_code SimDisk::write_at(std::string_view path, std::uint64_t offset,
   if (growth > faults_.capacity_bytes || used_bytes_ > faults_.capacity_bytes - growth)
     return make_error(std::errc::no_space_on_device);
   apply_write(inode.current_contents, offset, bytes);
+  if (!bytes.empty()) {
+    // A write past the end also zero-fills the gap from the old end.
+    mark_unsynced(inode, std::min(offset, old_size), offset + bytes.size());
+  }
   used_bytes_ += growth;
   record_pending(inode, PendingOperation{false, offset, std::string(bytes)});
   S3CHAOS_ASSERT(inode.current_contents.size() == new_size);
@@ -239,6 +248,10 @@ std::error_code SimDisk::truncate(std::string_view path, std::uint64_t size) {
     used_bytes_ -= old_size - size;
   }
   inode.current_contents.resize(size, '\0');
+  // Cutting makes every byte past the new end suspect (a later extension reads zeros there);
+  // growing zero-fills from the old end.
+  mark_unsynced(inode, std::min(size, old_size),
+                size < old_size ? std::numeric_limits<std::uint64_t>::max() : size);
   record_pending(inode, PendingOperation{true, size, {}});
   return {};
 }
@@ -284,12 +297,24 @@ std::error_code SimDisk::sync_file(std::string_view path) {
       }
     }
     inode.durable_contents = std::move(next);
-  } else {
+  } else if (inode.changes_dropped) {
     // Without a complete history since the failure (overflow), persist everything: kinder
     // than Linux, never harsher.
     inode.durable_contents = inode.current_contents;
+  } else {
+    // Only the unsynced range can differ; copy it (and the size).
+    const std::uint64_t size = inode.current_contents.size();
+    inode.durable_contents.resize(size, '\0');
+    if (inode.unsynced_begin < size) {
+      const std::uint64_t end = std::min(inode.unsynced_end, size);
+      inode.durable_contents.replace(inode.unsynced_begin, end - inode.unsynced_begin,
+                                     inode.current_contents, inode.unsynced_begin,
+                                     end - inode.unsynced_begin);
+    }
   }
-  S3CHAOS_ASSERT(inode.changes_dropped || inode.durable_contents == inode.current_contents);
+  S3CHAOS_ASSERT(inode.durable_contents.size() == inode.current_contents.size());
+  inode.unsynced_begin = std::numeric_limits<std::uint64_t>::max();
+  inode.unsynced_end = 0;
   inode.changes_dropped = false;
   inode.pending.clear();
   inode.pending_complete = true;
@@ -444,6 +469,8 @@ void SimDisk::crash() {
     } else {
       inode.durable_contents = torn_contents(inode);
       inode.current_contents = inode.durable_contents;
+      inode.unsynced_begin = std::numeric_limits<std::uint64_t>::max();
+      inode.unsynced_end = 0;
       inode.pending.clear();
       inode.pending_complete = true;
       inode.changes_dropped = false;

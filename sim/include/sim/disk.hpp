@@ -165,6 +165,11 @@ class SimDisk final : public FileSystem {
     // A failed sync dropped changes (failed_sync_drops_changes): `pending` then holds only
     // the changes made since, and the next sync persists those, not current_contents.
     bool changes_dropped = false;
+    // The byte range [unsynced_begin, unsynced_end) outside which current_contents equals
+    // durable_contents (up to the shorter length), so a sync copies what changed, not the
+    // whole file (SQLite's journal database grows to megabytes and syncs on every commit).
+    std::uint64_t unsynced_begin = std::numeric_limits<std::uint64_t>::max();
+    std::uint64_t unsynced_end = 0;
     std::map<std::string, InodeId> current_entries;
     std::map<std::string, InodeId> durable_entries;
     // Names whose current entry may differ from the durable one, so sync_directory costs the
@@ -175,6 +180,7 @@ class SimDisk final : public FileSystem {
     std::uint32_t durable_links = 0;
   };
 
+  static void mark_unsynced(Inode& inode, std::uint64_t begin, std::uint64_t end);
   // Counts a mutating call and reports io_error when the disk is (or now becomes) dead.
   std::error_code begin_mutation();
   std::error_code check_alive() const;
