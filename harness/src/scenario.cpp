@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <regex>
 #include <set>
 
 #include "uploader/policy.hpp"
@@ -186,27 +185,49 @@ void read_network(const JsonSource& source, Scenario& scenario) {
   }
 }
 
-// Turns "rules[2].effect.lag_ms: message" from the fault plan parser into a position.
+// Turns "rules[2].effect.lag_ms: message" from the fault plan parser into a position: the
+// path before ": " becomes the JSON pointer /s3_faults/rules/2/effect/lag_ms.
 InputError fault_plan_error(const JsonSource& source, const std::string& what) {
-  static const std::regex path_pattern(
-      R"(^((?:rules|events)(?:\[\d+\])?(?:\.[A-Za-z_]+(?:\[\d+\])?)*): (.*)$)");
-  std::smatch match;
-  if (std::regex_match(what, match, path_pattern)) {
-    std::string pointer = "/s3_faults";
-    std::string path = match[1];
-    std::string token;
-    for (char c : path) {
-      if (c == '.' || c == '[') {
-        if (!token.empty()) pointer += "/" + token;
-        token.clear();
-      } else if (c != ']') {
-        token.push_back(c);
-      }
+  const auto colon = what.find(": ");
+  const std::string path = colon == std::string::npos ? std::string() : what.substr(0, colon);
+  const bool is_path = (path.starts_with("rules") || path.starts_with("events")) &&
+                       path.find_first_not_of(
+                           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789.[]") ==
+                           std::string::npos;
+  if (!is_path) return source.error_at("/s3_faults", "fault plan: " + what);
+  std::string pointer = "/s3_faults";
+  std::string token;
+  for (char c : path) {
+    if (c == '.' || c == '[') {
+      if (!token.empty()) pointer += "/" + token;
+      token.clear();
+    } else if (c != ']') {
+      token.push_back(c);
     }
-    if (!token.empty()) pointer += "/" + token;
-    return source.error_at(pointer, "fault plan: " + what);
   }
-  return source.error_at("/s3_faults", "fault plan: " + what);
+  if (!token.empty()) pointer += "/" + token;
+  return source.error_at(pointer, "fault plan: " + what);
+}
+
+// "2008-07-20T08:00:00-07:00" or "...Z": a date, a time and an offset from UTC.
+bool is_clock_origin(const std::string& text) {
+  const std::string shape = "dddd-dd-ddTdd:dd:dd";
+  const std::string zone_shape = "+dd:dd";
+  if (text.size() == shape.size() + 1 && text.back() != 'Z') return false;
+  if (text.size() != shape.size() + 1 && text.size() != shape.size() + zone_shape.size())
+    return false;
+  const std::string full = text.size() == shape.size() + 1 ? shape + "Z" : shape + zone_shape;
+  for (std::size_t i = 0; i < full.size(); ++i) {
+    const bool digit = text[i] >= '0' && text[i] <= '9';
+    if (full[i] == 'd') {
+      if (!digit) return false;
+    } else if (full[i] == '+') {
+      if (text[i] != '+' && text[i] != '-') return false;
+    } else if (text[i] != full[i]) {
+      return false;
+    }
+  }
+  return true;
 }
 
 void read_uploader_faults(const JsonSource& source, Scenario& scenario) {
@@ -320,9 +341,7 @@ Scenario scenario_from_source(const JsonSource& source) {
     }
   }
   if (const nlohmann::json* origin = reader.find("clock_origin")) {
-    static const std::regex origin_pattern(
-        R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})$)");
-    if (!origin->is_string() || !std::regex_match(origin->get<std::string>(), origin_pattern)) {
+    if (!origin->is_string() || !is_clock_origin(origin->get<std::string>())) {
       throw source.error_at("/clock_origin", "expected a time like \"2008-07-20T08:00:00-07:00\"");
     }
     scenario.clock_origin = origin->get<std::string>();

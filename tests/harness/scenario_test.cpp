@@ -62,6 +62,17 @@ TEST(Scenario, FaultPlanErrorsPointIntoThePlan) {
             "s.json:2:73: fault plan: rules[0].effect.lag_ms: expected a number of milliseconds");
 }
 
+TEST(Scenario, ClockOriginMustBeATimeWithAnOffset) {
+  const std::string base =
+      R"({"name": "n", "duration_s": 60, "workload": {"arrivals": [{"from_s": 0, "rate_per_s": 1}]}, "clock_origin": )";
+  EXPECT_EQ(error_of(base + R"("2008-07-20T08:00:00-07:00"})"), "no error");
+  EXPECT_EQ(error_of(base + R"("2008-07-20T08:00:00Z"})"), "no error");
+  for (const char* bad : {R"("2008-07-20 08:00")", R"("2008-07-20T08:00:00")",
+                          R"("2008-07-20T08:00:00*07:00")", "7"}) {
+    EXPECT_NE(error_of(base + bad + "}").find("expected a time like"), std::string::npos) << bad;
+  }
+}
+
 TEST(Scenario, SyntaxErrorIsAnInputError) {
   EXPECT_NE(error_of("{\"name\": \"n\",\n}").find("s.json:2:1: invalid JSON"), std::string::npos);
 }
