@@ -548,22 +548,43 @@ class World {
   // ---- the checker ----------------------------------------------------------------------
 
   // The newest durable version of every key, at every vendor: what S3 really holds now.
-  using DurableIndex = std::map<std::string, std::vector<std::shared_ptr<const std::string>>>;
+  // A durable object as the checker needs it: its bytes, and whether the store itself
+  // changed them after storing them (bit rot: the store breaking its contract).
+  struct DurableCopy {
+    std::shared_ptr<const std::string> bytes;
+    bool rotted_by_store = false;
+  };
+  using DurableIndex = std::map<std::string, std::vector<DurableCopy>>;
   DurableIndex durable_index() const {
     DurableIndex index;
     for (const Vendor& vendor : vendors_) {
       for (const fake_s3::TruthVersion& version : vendor.s3->truth().durable_objects) {
-        index[version.key].push_back(version.bytes);
+        index[version.key].push_back({version.bytes, version.rotted_at.has_value()});
       }
     }
     return index;
+  }
+
+  // Keys the journal assigned to photos whose acknowledgement did not carry one (a policy
+  // that acknowledges before the journal entry exists).
+  void learn_keys_from_journal() {
+    if (!uploader_) return;
+    for (const uploader::PhotoView& view : uploader_->journal_view()) {
+      auto it = photo_index_.find(view.photo_id);
+      if (it == photo_index_.end() || view.object_key.empty()) continue;
+      PhotoRecord& photo = photos_[it->second];
+      if (photo.key.empty() && photo.acked_ns) {
+        photo.key = view.object_key;
+        key_photo_[view.object_key] = it->second;
+      }
+    }
   }
   static bool durable_in_s3(const DurableIndex& index, const std::string& key,
                             const std::string& bytes) {
     auto it = index.find(key);
     if (it == index.end()) return false;
-    for (const auto& stored : it->second) {
-      if (stored && *stored == bytes) return true;
+    for (const DurableCopy& stored : it->second) {
+      if (stored.bytes && *stored.bytes == bytes) return true;
     }
     return false;
   }
@@ -571,6 +592,7 @@ class World {
   // Safety at a crash point: right after recovery, every acknowledged photo is recoverable
   // from the uploader's durable local state or from S3's durable truth.
   void check_recoverable_after_crash() {
+    learn_keys_from_journal();
     const DurableIndex index = durable_index();
     for (PhotoRecord& photo : photos_) {
       if (!photo.acked_ns || photo.lost_ns) continue;
@@ -593,6 +615,7 @@ class World {
     std::map<std::string, const fake_s3::TruthVersion*> lost_versions;
     std::vector<fake_s3::TruthView> truths;
     for (const Vendor& vendor : vendors_) truths.push_back(vendor.s3->truth());
+    learn_keys_from_journal();
     const DurableIndex index = durable_index();
     // Verification times come from the journal: the uploader's own durable record.
     if (uploader_) {
@@ -657,8 +680,10 @@ class World {
       // Integrity: whatever S3 durably holds under the photo's key must be the photo's bytes.
       if (auto it = index.find(photo.key);
           it != index.end() && key_photo_.at(photo.key) == photo_index_.at(photo.id)) {
-        for (const auto& stored : it->second) {
-          if (stored && *stored != photo.bytes) {
+        // Bytes the store rotted itself are its broken contract, judged by safety (is there
+        // still a good copy anywhere?), not an integrity fault of the uploader.
+        for (const DurableCopy& stored : it->second) {
+          if (stored.bytes && *stored.bytes != photo.bytes && !stored.rotted_by_store) {
             violations_.push_back(
                 {"integrity", photo.id, end_ns,
                  "S3 durably holds other bytes under the photo's key " + photo.key, "uploader"});

@@ -35,11 +35,7 @@ constexpr std::array<std::string_view, 1> kSlowScenarios = {
 // Scenarios whose protected expectation is the design's promise but which a known bug
 // elsewhere currently breaks: skipped, with the reason, until the bug is fixed. TODO: remove
 // each entry with its fix.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 1> kPendingBugScenarios = {{
-    {"silent-corruption-two-vendors",
-     "TODO: the checker reports bit rot in the primary as an integrity violation on the "
-     "uploader side although the second vendor holds the exact bytes (harness/src/world.cpp)"},
-}};
+constexpr std::array<std::pair<std::string_view, std::string_view>, 0> kPendingBugScenarios = {};
 
 std::string_view pending_bug(const std::string& scenario_name) {
   for (const auto& [name, reason] : kPendingBugScenarios) {
