@@ -80,14 +80,21 @@ void print_human(const s3chaos::harness::RunSummary& summary, double wall_second
   if (!summary.holds) std::printf("replay: %s\n", summary.replay_command.c_str());
 }
 
-int run_command(const RunFlags& flags) {
-  s3chaos::harness::Scenario scenario;
+// Loads a scenario; a broken one is reported (file:line:column) on stderr and gives nullopt.
+std::optional<s3chaos::harness::Scenario> load_scenario_or_report(const std::string& path) {
   try {
-    scenario = s3chaos::harness::load_scenario(flags.scenario_path);
+    return s3chaos::harness::load_scenario(path);
   } catch (const s3chaos::harness::InputError& error) {
     std::fprintf(stderr, "s3chaos: %s\n", error.what());
-    return exit_bad_input;
+    return std::nullopt;
   }
+}
+
+int run_command(const RunFlags& flags) {
+  const std::optional<s3chaos::harness::Scenario> loaded =
+      load_scenario_or_report(flags.scenario_path);
+  if (!loaded) return exit_bad_input;
+  const s3chaos::harness::Scenario& scenario = *loaded;
   s3chaos::harness::RunOptions options;
   options.seed = flags.seed.value_or(scenario.seed);
   options.policy = flags.policy.value_or(scenario.uploader.policy);
@@ -179,13 +186,10 @@ bool parse_shard(const std::string& text, std::uint64_t& index, std::uint64_t& c
 }
 
 int explore_command(const ExploreFlags& flags) {
-  s3chaos::harness::Scenario scenario;
-  try {
-    scenario = s3chaos::harness::load_scenario(flags.scenario_path);
-  } catch (const s3chaos::harness::InputError& error) {
-    std::fprintf(stderr, "s3chaos: %s\n", error.what());
-    return exit_bad_input;
-  }
+  const std::optional<s3chaos::harness::Scenario> loaded =
+      load_scenario_or_report(flags.scenario_path);
+  if (!loaded) return exit_bad_input;
+  const s3chaos::harness::Scenario& scenario = *loaded;
   s3chaos::harness::ExploreOptions options;
   options.runs = flags.runs;
   options.seed = flags.seed.value_or(scenario.seed);
@@ -354,13 +358,10 @@ struct CompareFlags {
 };
 
 int compare_command(const CompareFlags& flags) {
-  s3chaos::harness::Scenario scenario;
-  try {
-    scenario = s3chaos::harness::load_scenario(flags.scenario_path);
-  } catch (const s3chaos::harness::InputError& error) {
-    std::fprintf(stderr, "s3chaos: %s\n", error.what());
-    return exit_bad_input;
-  }
+  const std::optional<s3chaos::harness::Scenario> loaded =
+      load_scenario_or_report(flags.scenario_path);
+  if (!loaded) return exit_bad_input;
+  const s3chaos::harness::Scenario& scenario = *loaded;
   std::vector<std::string> policies;
   std::stringstream list(flags.policies);
   for (std::string name; std::getline(list, name, ',');) {
