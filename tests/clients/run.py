@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 
+sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (  # noqa: E402
     EXIT_SKIPPED,
