@@ -8,6 +8,7 @@
 #include <set>
 
 #include "errors.hpp"
+#include "fake_s3/storage.hpp"
 #include "sim/assert.hpp"
 
 namespace s3chaos::fake_s3 {
@@ -369,8 +370,95 @@ TruthVersion truth_of(std::string_view bucket, std::string_view key, const Versi
 
 }  // namespace
 
+namespace {
+
+StoredObject stored_of(std::string_view bucket, const Version& version) {
+  S3CHAOS_ASSERT(!version.is_delete && version.bytes != nullptr);
+  StoredObject stored;
+  stored.bucket = std::string(bucket);
+  stored.meta = version.meta;
+  stored.version_sequence = version.sequence;
+  stored.acked_at = version.acked_at;
+  stored.durable_at = version.durable_at;
+  stored.rotted_at = version.rotted_at;
+  stored.truncated_by_store = version.truncated_by_store;
+  stored.bytes = version.bytes;
+  return stored;
+}
+
+// Whether `version` (durable) is the newest durable version of its key: no later version in
+// the history is durable. Only that one belongs in the durable record.
+bool newest_durable(const KeyHistory& history, const Version& version) {
+  bool after = false;
+  for (const Version& other : history.versions) {
+    if (&other == &version) {
+      after = true;
+    } else if (after && other.durable) {
+      return false;
+    }
+  }
+  S3CHAOS_ASSERT(after);
+  return true;
+}
+
+}  // namespace
+
 S3Core::S3Core(CoreSettings settings)
     : settings_(std::move(settings)), state_(std::make_unique<State>()) {}
+
+S3Core::S3Core(CoreSettings settings, std::unique_ptr<ObjectStorage> storage)
+    : settings_(std::move(settings)),
+      state_(std::make_unique<State>()),
+      storage_(std::move(storage)) {
+  if (!storage_) return;
+  StoredState stored = storage_->load();
+  for (const StoredBucket& bucket : stored.buckets) {
+    state_->buckets[bucket.name].created_at = bucket.created_at;
+  }
+  for (StoredObject& object : stored.objects) {
+    Bucket* bucket = state_->find_bucket(object.bucket);
+    if (!bucket) {
+      throw StorageError("object " + errors::resource_of(object.bucket, object.meta.key) +
+                         " is recorded in a bucket that is not");
+    }
+    Version version;
+    version.sequence = object.version_sequence;
+    version.bytes = std::move(object.bytes);
+    version.meta = std::move(object.meta);
+    // A restored version was stored before this process began: it is visible to every read
+    // whatever time base the driver uses now (its Last-Modified keeps the stored time).
+    version.acked_at = std::min<TimeNs>(object.acked_at, 0);
+    version.durable_at = std::min<TimeNs>(object.durable_at, 0);
+    version.durable = true;
+    version.rotted_at = object.rotted_at;
+    version.truncated_by_store = object.truncated_by_store;
+    std::string key = version.meta.key;
+    bucket->keys[std::move(key)].versions.push_back(std::move(version));
+  }
+  for (StoredUpload& stored_upload : stored.uploads) {
+    Bucket* bucket = state_->find_bucket(stored_upload.bucket);
+    if (!bucket) {
+      throw StorageError("upload " + stored_upload.upload_id +
+                         " is recorded in a bucket that is not: " + stored_upload.bucket);
+    }
+    Upload upload;
+    upload.key = std::move(stored_upload.key);
+    upload.upload_id = stored_upload.upload_id;
+    upload.initiated = stored_upload.initiated;
+    upload.content_type = std::move(stored_upload.content_type);
+    upload.user_metadata = std::move(stored_upload.user_metadata);
+    for (StoredPart& stored_part : stored_upload.parts) {
+      Part& part = upload.parts[stored_part.part_number];
+      part.etag = std::move(stored_part.etag);
+      part.md5 = stored_part.md5;
+      part.bytes = std::move(stored_part.bytes);
+      part.last_modified = stored_part.last_modified;
+    }
+    bucket->uploads.emplace(stored_upload.upload_id, std::move(upload));
+  }
+  next_version_sequence_ = std::max<std::uint64_t>(stored.next_version_sequence, 1);
+  next_upload_number_ = std::max<std::uint64_t>(stored.next_upload_number, 1);
+}
 S3Core::~S3Core() = default;
 S3Core::S3Core(S3Core&&) noexcept = default;
 S3Core& S3Core::operator=(S3Core&&) noexcept = default;
@@ -421,6 +509,9 @@ Result<Empty> S3Core::create_bucket(const RequestContext& ctx, std::string_view 
                         "You have attempted to create more buckets than allowed",
                         errors::resource_of(bucket));
   }
+  if (storage_ && storage_->put_bucket({std::string(bucket), ctx.now})) {
+    return errors::internal_error(errors::resource_of(bucket));
+  }
   Bucket& created = state_->buckets[std::string(bucket)];
   created.created_at = ctx.now;
   S3CHAOS_ASSERT(state_->find_bucket(bucket) != nullptr);
@@ -444,6 +535,9 @@ Result<Empty> S3Core::delete_bucket(const RequestContext& ctx, std::string_view 
   if (!empty) {
     return errors::make(409, "BucketNotEmpty", "The bucket you tried to delete is not empty",
                         errors::resource_of(bucket));
+  }
+  if (storage_ && storage_->remove_bucket(bucket)) {
+    return errors::internal_error(errors::resource_of(bucket));
   }
   state_->buckets.erase(state_->buckets.find(bucket));
   return Empty{};
@@ -572,6 +666,9 @@ Result<PutObjectOutput> S3Core::put_object(const RequestContext& ctx, PutObjectI
   version.durable_at = ctx.now + ctx.durability_lag_ns;
   version.durable = ctx.durability_lag_ns <= 0;
 
+  if (storage_ && version.durable && storage_->put_object(stored_of(input.bucket, version))) {
+    return errors::internal_error(resource);
+  }
   PutObjectOutput output;
   output.etag = version.meta.etag;
   output.checksums = std::move(input.checksums);
@@ -694,6 +791,9 @@ Result<Empty> S3Core::delete_object(const RequestContext& ctx, std::string_view 
   tombstone.acked_at = ctx.now;
   tombstone.durable_at = ctx.now;
   tombstone.durable = true;
+  if (storage_ && storage_->remove_object(bucket_name, key, tombstone.sequence)) {
+    return errors::internal_error(errors::resource_of(bucket_name, key));
+  }
   store_version(*state_, settings_, *bucket, bucket_name, key, std::move(tombstone), ctx.now);
   return Empty{};
 }
@@ -767,6 +867,9 @@ Result<CopyObjectOutput> S3Core::copy_object(const RequestContext& ctx,
   version.acked_at = ctx.now;
   version.durable_at = ctx.now + ctx.durability_lag_ns;
   version.durable = ctx.durability_lag_ns <= 0;
+  if (storage_ && version.durable && storage_->put_object(stored_of(input.bucket, version))) {
+    return errors::internal_error(resource);
+  }
   CopyObjectOutput output{version.meta.etag, ctx.now};
   store_version(*state_, settings_, *bucket, input.bucket, input.key, std::move(version), ctx.now);
   return output;
@@ -846,6 +949,11 @@ Result<std::string> S3Core::create_multipart_upload(const RequestContext& ctx,
   upload.initiated = ctx.now;
   upload.content_type = input.content_type.empty() ? "binary/octet-stream" : input.content_type;
   upload.user_metadata = input.user_metadata;
+  if (storage_) {
+    StoredUpload stored{input.bucket,     input.key,           upload.upload_id,     number,
+                        upload.initiated, upload.content_type, upload.user_metadata, {}};
+    if (storage_->put_upload(stored)) return errors::internal_error(resource);
+  }
   bucket->uploads.emplace(upload.upload_id, std::move(upload));
   return std::string(id);
 }
@@ -882,8 +990,16 @@ Result<std::string> S3Core::upload_part(const RequestContext& ctx, UploadPartInp
   std::string etag = part.etag;
   if (ctx.drop_part_after_ack) {
     // The fault "part acknowledged then lost": the client holds an ETag the store forgot.
+    if (storage_ && storage_->remove_part(input.bucket, input.upload_id, input.part_number)) {
+      return errors::internal_error(resource);
+    }
     found->second.parts.erase(input.part_number);
   } else {
+    if (storage_ && storage_->put_part(
+                        input.bucket, input.upload_id,
+                        {input.part_number, part.etag, part.md5, part.last_modified, part.bytes})) {
+      return errors::internal_error(resource);
+    }
     found->second.parts[input.part_number] = std::move(part);
   }
   return etag;
@@ -953,6 +1069,14 @@ Result<CompleteMultipartUploadOutput> S3Core::complete_multipart_upload(
   version.acked_at = ctx.now;
   version.durable_at = ctx.now + ctx.durability_lag_ns;
   version.durable = ctx.durability_lag_ns <= 0;
+  if (storage_) {
+    // With no lag the object and the upload's end are one atomic change; with a lag the
+    // upload ends now and the object is recorded when (if) it becomes durable.
+    const std::error_code error =
+        version.durable ? storage_->complete_upload(stored_of(bucket_name, version), upload_id)
+                        : storage_->remove_upload(bucket_name, upload_id);
+    if (error) return errors::internal_error(resource);
+  }
   CompleteMultipartUploadOutput output{version.meta.etag, version.sequence};
   bucket->uploads.erase(found);
   store_version(*state_, settings_, *bucket, bucket_name, key, std::move(version), ctx.now);
@@ -968,6 +1092,9 @@ Result<Empty> S3Core::abort_multipart_upload(const RequestContext& ctx,
   auto found = bucket->uploads.find(upload_id);
   if (found == bucket->uploads.end() || found->second.key != key) {
     return errors::no_such_upload(bucket_name, key);
+  }
+  if (storage_ && storage_->remove_upload(bucket_name, upload_id)) {
+    return errors::internal_error(errors::resource_of(bucket_name, key));
   }
   bucket->uploads.erase(found);
   return Empty{};
@@ -1061,6 +1188,26 @@ Version* find_version(S3Core::State& state, std::string_view bucket_name, std::s
   return nullptr;
 }
 
+// Discards a volatile version (a death, or a record that refused it) and records it as lost.
+void discard_pending(S3Core::State& state, const PendingVersion& pending, TimeNs now) {
+  Bucket* bucket = nullptr;
+  KeyHistory* history = nullptr;
+  Version* version = find_version(state, pending.bucket, pending.key,
+                                  pending.truth.version_sequence, &bucket, &history);
+  TruthVersion lost = pending.truth;
+  if (version) {
+    S3CHAOS_ASSERT(!version->durable);
+    lost.bytes = version->bytes;
+    lost.rotted_at = version->rotted_at;
+    const auto index = static_cast<std::ptrdiff_t>(version - history->versions.data());
+    history->versions.erase(history->versions.begin() + index);
+    if (history->versions.empty()) bucket->keys.erase(pending.key);
+  }
+  lost.durability = Durability::lost;
+  lost.lost_at = now;
+  state.lost.push_back(std::move(lost));
+}
+
 }  // namespace
 
 void S3Core::advance_to(TimeNs now) {
@@ -1069,11 +1216,19 @@ void S3Core::advance_to(TimeNs now) {
   while (!state_->pending.empty() && state_->pending.begin()->first.first <= now) {
     auto node = state_->pending.extract(state_->pending.begin());
     PendingVersion& pending = node.mapped();
-    if (Version* version =
-            find_version(*state_, pending.bucket, pending.key, pending.truth.version_sequence)) {
-      S3CHAOS_ASSERT(!version->durable);
-      version->durable = true;
+    KeyHistory* history = nullptr;
+    Version* version = find_version(*state_, pending.bucket, pending.key,
+                                    pending.truth.version_sequence, nullptr, &history);
+    if (!version) continue;
+    S3CHAOS_ASSERT(!version->durable);
+    if (storage_ && !version->is_delete && newest_durable(*history, *version) &&
+        storage_->put_object(stored_of(pending.bucket, *version))) {
+      // The record could not keep what was promised: the write is lost, as if S3 had died
+      // before it became durable (the life/death window, caused by the disk).
+      discard_pending(*state_, pending, pending.truth.durable_at);
+      continue;
     }
+    version->durable = true;
   }
 }
 
@@ -1084,24 +1239,7 @@ std::optional<TimeNs> S3Core::next_event_time() const {
 
 void S3Core::kill(TimeNs now) {
   advance_to(now);
-  for (auto& [when, pending] : state_->pending) {
-    Bucket* bucket = nullptr;
-    KeyHistory* history = nullptr;
-    Version* version = find_version(*state_, pending.bucket, pending.key,
-                                    pending.truth.version_sequence, &bucket, &history);
-    TruthVersion lost = pending.truth;
-    if (version) {
-      S3CHAOS_ASSERT(!version->durable);
-      lost.bytes = version->bytes;
-      lost.rotted_at = version->rotted_at;
-      const auto index = static_cast<std::ptrdiff_t>(version - history->versions.data());
-      history->versions.erase(history->versions.begin() + index);
-      if (history->versions.empty()) bucket->keys.erase(pending.key);
-    }
-    lost.durability = Durability::lost;
-    lost.lost_at = now;
-    state_->lost.push_back(std::move(lost));
-  }
+  for (auto& [when, pending] : state_->pending) discard_pending(*state_, pending, now);
   state_->pending.clear();
   S3CHAOS_ASSERT(state_->pending.empty());
 }
@@ -1135,6 +1273,9 @@ int S3Core::rot(TimeNs now, std::string_view bucket_filter, std::string_view key
       version.bytes = std::make_shared<const std::string>(std::move(damaged));
       version.rotted_at = now;
       ++rotted;
+      // The store itself changed: the durable record rots too. A record that fails to take
+      // the damage keeps the intact bytes, which no client can tell from a lucky disk.
+      if (storage_ && version.durable) (void)storage_->put_object(stored_of(bucket_name, version));
     }
   }
   return rotted;

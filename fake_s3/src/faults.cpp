@@ -1,6 +1,8 @@
 // The fault injector: see faults.hpp and docs/fault_plan.md.
 #include "fake_s3/faults.hpp"
 
+#include "fake_s3/storage.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -539,7 +541,11 @@ std::string stream_name(std::string_view kind, std::size_t index, std::uint64_t 
 }  // namespace
 
 FaultyS3::FaultyS3(CoreSettings settings, FaultPlan plan, std::uint64_t root_seed)
-    : core_(with_retention(std::move(settings), plan)),
+    : FaultyS3(std::move(settings), std::move(plan), root_seed, nullptr) {}
+
+FaultyS3::FaultyS3(CoreSettings settings, FaultPlan plan, std::uint64_t root_seed,
+                   std::unique_ptr<ObjectStorage> storage)
+    : core_(with_retention(std::move(settings), plan), std::move(storage)),
       plan_(std::move(plan)),
       faults_random_(sim::RandomStream::named(root_seed, "fake_s3.faults")) {
   std::stable_sort(plan_.events.begin(), plan_.events.end(),

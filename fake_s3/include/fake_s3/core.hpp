@@ -279,9 +279,18 @@ struct TruthView {
   std::vector<TruthVersion> lost;
 };
 
+class ObjectStorage;  // storage.hpp
+
 class S3Core {
  public:
+  // A core with no durable record: everything lives in memory and a restart keeps nothing
+  // (the simulation's S3; deaths are modelled by kill()).
   explicit S3Core(CoreSettings settings = {});
+  // A core over a durable record (storage.hpp): restores every bucket, durable object and
+  // multipart upload the storage holds, then records every durable change in it before
+  // acknowledging it. Throws StorageError if the record is damaged. A null `storage` is the
+  // core with no record.
+  S3Core(CoreSettings settings, std::unique_ptr<ObjectStorage> storage);
   ~S3Core();
   S3Core(const S3Core&) = delete;
   S3Core& operator=(const S3Core&) = delete;
@@ -289,6 +298,8 @@ class S3Core {
   S3Core& operator=(S3Core&&) noexcept;
 
   const CoreSettings& settings() const { return settings_; }
+  // The durable record, or nullptr for a core without one.
+  ObjectStorage* storage() const { return storage_.get(); }
   void set_history_retention(TimeNs retention_ns) { settings_.history_retention_ns = retention_ns; }
 
   // ---- Buckets. CreateBucket on an existing bucket: 409 BucketAlreadyOwnedByYou. ----
@@ -371,6 +382,7 @@ class S3Core {
  private:
   CoreSettings settings_;
   std::unique_ptr<State> state_;
+  std::unique_ptr<ObjectStorage> storage_;
   std::uint64_t next_version_sequence_ = 1;
   std::uint64_t next_upload_number_ = 1;
   TimeNs now_ = 0;

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -149,6 +150,11 @@ struct Outcome {
 class FaultyS3 {
  public:
   FaultyS3(CoreSettings settings, FaultPlan plan, std::uint64_t root_seed);
+  // The same over a durable record (storage.hpp; e.g. open_persistent_storage for the
+  // server's --data-dir): the core restores what the storage holds. A null `storage` is the
+  // constructor above. Throws StorageError if the record is damaged.
+  FaultyS3(CoreSettings settings, FaultPlan plan, std::uint64_t root_seed,
+           std::unique_ptr<ObjectStorage> storage);
 
   // Processes every plan event (deaths, restarts, bit rot) and durability expiry due at or
   // before `now`, in time order. `now` never goes back.
