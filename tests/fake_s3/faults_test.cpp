@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -148,6 +150,47 @@ TEST(Faults, LatencyIsAddedAndWindowsSelectRequests) {
   EXPECT_EQ(third.request_sequence, 3u);
   EXPECT_EQ(third.transport, Transport::reset);
   EXPECT_EQ(service.handle(sim::from_milliseconds(20), request("GET", "/")).added_latency_ns, 0);
+}
+
+TEST(Faults, LatencyDistributionsHaveTheirShape) {
+  // Each latency distribution draws within its bounds and around its parameter: uniform in
+  // [min, max] with a mean near the middle, exponential with a mean near mean_ms, log-normal
+  // with a median near median_ms; sigma 0 makes log-normal constant.
+  auto draws = [](const std::string& effect) {
+    FaultyS3 service =
+        service_with(R"({"rules": [{"effect": {"type": "latency", )" + effect + "}}]}");
+    std::vector<double> ms;
+    for (int i = 0; i < 2000; ++i) {
+      ms.push_back(
+          static_cast<double>(
+              service.handle(sim::from_milliseconds(i), request("GET", "/")).added_latency_ns) /
+          1e6);
+    }
+    std::sort(ms.begin(), ms.end());
+    return ms;
+  };
+  auto mean = [](const std::vector<double>& values) {
+    double sum = 0;
+    for (const double value : values) sum += value;
+    return sum / static_cast<double>(values.size());
+  };
+  const auto uniform = draws(R"("distribution": "uniform", "min_ms": 10, "max_ms": 30)");
+  EXPECT_GE(uniform.front(), 10.0);
+  EXPECT_LE(uniform.back(), 30.0);
+  EXPECT_NEAR(mean(uniform), 20.0, 1.0);
+  EXPECT_LT(uniform.front(), 11.0);  // spread over the whole range, not one value
+  EXPECT_GT(uniform.back(), 29.0);
+  const auto exponential = draws(R"("distribution": "exponential", "mean_ms": 50)");
+  EXPECT_GE(exponential.front(), 0.0);
+  EXPECT_NEAR(mean(exponential), 50.0, 5.0);
+  EXPECT_NEAR(exponential[exponential.size() / 2], 50.0 * std::log(2.0), 5.0);  // median
+  const auto log_normal = draws(R"("distribution": "log_normal", "median_ms": 40, "sigma": 0.5)");
+  EXPECT_GT(log_normal.front(), 0.0);
+  EXPECT_NEAR(log_normal[log_normal.size() / 2], 40.0, 3.0);
+  EXPECT_GT(log_normal.back(), 80.0);  // a right tail: exp(2 sigma) is 2.7 times the median
+  const auto constant = draws(R"("distribution": "log_normal", "median_ms": 40, "sigma": 0)");
+  EXPECT_DOUBLE_EQ(constant.front(), 40.0);
+  EXPECT_DOUBLE_EQ(constant.back(), 40.0);
 }
 
 TEST(Faults, MatchersSelectOperationBucketAndPrefix) {
