@@ -186,16 +186,17 @@ void read_network(const JsonSource& source, Scenario& scenario) {
 }
 
 // Turns "rules[2].effect.lag_ms: message" from the fault plan parser into a position: the
-// path before ": " becomes the JSON pointer /s3_faults/rules/2/effect/lag_ms.
-InputError fault_plan_error(const JsonSource& source, const std::string& what) {
+// path before ": " becomes the JSON pointer /<field>/rules/2/effect/lag_ms.
+InputError fault_plan_error(const JsonSource& source, const std::string& what,
+                            const std::string& field) {
   const auto colon = what.find(": ");
   const std::string path = colon == std::string::npos ? std::string() : what.substr(0, colon);
   const bool is_path = (path.starts_with("rules") || path.starts_with("events")) &&
                        path.find_first_not_of(
                            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789.[]") ==
                            std::string::npos;
-  if (!is_path) return source.error_at("/s3_faults", "fault plan: " + what);
-  std::string pointer = "/s3_faults";
+  if (!is_path) return source.error_at("/" + field, "fault plan: " + what);
+  std::string pointer = "/" + field;
   std::string token;
   for (char c : path) {
     if (c == '.' || c == '[') {
@@ -249,6 +250,7 @@ void read_uploader_faults(const JsonSource& source, Scenario& scenario) {
     if (type == "crash") {
       fault.type = UploaderFaultType::crash;
       fault.restart_after_ns = reader.seconds("restart_after_s", 1.0, 0, duration_seconds_max);
+      fault.at_disk_call = reader.unsigned_integer("at_disk_call", 0, 0, crash_disk_call_max);
       fault.until_ns = fault.at_ns + fault.restart_after_ns;
     } else if (type == "disk_full" || type == "fsync_error") {
       fault.type =
@@ -322,6 +324,22 @@ void read_expectations(const JsonSource& source, Scenario& scenario) {
   reader.finish();
 }
 
+// Reads the optional fault plan `field` ("s3_faults", "s3_faults_vendor_2"); absent is the
+// empty plan (an honest store).
+void read_fault_plan(const JsonSource& source, ObjectReader& reader, const std::string& field,
+                     std::string& json_text, fake_s3::FaultPlan& plan) {
+  if (const nlohmann::json* value = reader.find(field)) {
+    json_text = value->dump();
+    try {
+      plan = fake_s3::parse_fault_plan(json_text);
+    } catch (const fake_s3::FaultPlanError& error) {
+      throw fault_plan_error(source, error.what(), field);
+    }
+  } else {
+    json_text = R"({"rules": [], "events": []})";
+  }
+}
+
 }  // namespace
 
 Scenario scenario_from_source(const JsonSource& source) {
@@ -355,16 +373,9 @@ Scenario scenario_from_source(const JsonSource& source) {
   read_workload(source, scenario);
   reader.find("network");
   read_network(source, scenario);
-  if (const nlohmann::json* plan = reader.find("s3_faults")) {
-    scenario.fault_plan_json = plan->dump();
-    try {
-      scenario.fault_plan = fake_s3::parse_fault_plan(scenario.fault_plan_json);
-    } catch (const fake_s3::FaultPlanError& error) {
-      throw fault_plan_error(source, error.what());
-    }
-  } else {
-    scenario.fault_plan_json = R"({"rules": [], "events": []})";
-  }
+  read_fault_plan(source, reader, "s3_faults", scenario.fault_plan_json, scenario.fault_plan);
+  read_fault_plan(source, reader, "s3_faults_vendor_2", scenario.fault_plan_vendor_2_json,
+                  scenario.fault_plan_vendor_2);
   reader.find("uploader_faults");
   read_uploader_faults(source, scenario);
   reader.find("uploader");
@@ -372,19 +383,27 @@ Scenario scenario_from_source(const JsonSource& source) {
   reader.find("expect");
   read_expectations(source, scenario);
   reader.finish();
+  if (reader.has("s3_faults_vendor_2") && scenario.uploader.targets < 2) {
+    throw source.error_at("/s3_faults_vendor_2",
+                          "a second vendor's fault plan needs \"uploader\": {\"targets\": 2}");
+  }
   if (scenario.drain_deadline_ns > scenario.drain_ns) {
     throw source.error_at("/drain_deadline_s", "expected at most drain_s");
   }
   // Faults happen within [0, duration): the drain period that follows is fault-free, so a rule
   // without an end (or ending later) stops at the end of the scenario's duration.
-  for (fake_s3::FaultRule& rule : scenario.fault_plan.rules) {
-    if (!rule.window.end_ns || *rule.window.end_ns > scenario.duration_ns) {
-      rule.window.end_ns = scenario.duration_ns;
+  for (auto [plan, field] : {std::pair{&scenario.fault_plan, "/s3_faults"},
+                             std::pair{&scenario.fault_plan_vendor_2, "/s3_faults_vendor_2"}}) {
+    for (fake_s3::FaultRule& rule : plan->rules) {
+      if (!rule.window.end_ns || *rule.window.end_ns > scenario.duration_ns) {
+        rule.window.end_ns = scenario.duration_ns;
+      }
     }
-  }
-  for (std::size_t i = 0; i < scenario.fault_plan.events.size(); ++i) {
-    if (scenario.fault_plan.events[i].at_ns >= scenario.duration_ns) {
-      throw source.error_at("/s3_faults/events", "every S3 event must happen within duration_s");
+    for (const fake_s3::FaultEvent& event : plan->events) {
+      if (event.at_ns >= scenario.duration_ns) {
+        throw source.error_at(std::string(field) + "/events",
+                              "every S3 event must happen within duration_s");
+      }
     }
   }
   for (const UploaderFault& fault : scenario.uploader_faults) {
@@ -399,13 +418,19 @@ Scenario load_scenario(const std::string& path) {
   return scenario_from_source(JsonSource::load(path));
 }
 
+const fake_s3::FaultPlan& vendor_fault_plan(const Scenario& scenario, std::size_t vendor) {
+  return vendor == 0 ? scenario.fault_plan : scenario.fault_plan_vendor_2;
+}
+
 sim::TimeNs last_fault_end_ns(const Scenario& scenario) {
   sim::TimeNs end = 0;
-  for (const fake_s3::FaultRule& rule : scenario.fault_plan.rules) {
-    end = std::max(end, rule.window.end_ns.value_or(scenario.duration_ns));
-  }
-  for (const fake_s3::FaultEvent& event : scenario.fault_plan.events) {
-    end = std::max(end, event.at_ns + event.down_ns);
+  for (const fake_s3::FaultPlan* plan : {&scenario.fault_plan, &scenario.fault_plan_vendor_2}) {
+    for (const fake_s3::FaultRule& rule : plan->rules) {
+      end = std::max(end, rule.window.end_ns.value_or(scenario.duration_ns));
+    }
+    for (const fake_s3::FaultEvent& event : plan->events) {
+      end = std::max(end, event.at_ns + event.down_ns);
+    }
   }
   for (const UploaderFault& fault : scenario.uploader_faults) end = std::max(end, fault.until_ns);
   return std::min(end, scenario.duration_ns);

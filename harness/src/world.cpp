@@ -32,6 +32,8 @@ constexpr std::uint64_t events_max = 200'000'000;
 constexpr std::size_t trace_records_kept = 0;
 constexpr std::uint64_t real_photo_bytes_min = 16;
 constexpr double cache_room_fraction_for_availability = 0.9;
+// How long the simulated supervisor waits before calling start() again after a failed one.
+constexpr TimeNs start_retry_ns = 5'000'000'000;
 
 std::int64_t to_ms(TimeNs t) {
   return t / sim::nanoseconds_per_millisecond;
@@ -167,7 +169,7 @@ class World {
 
   void make_vendors() {
     for (std::uint64_t i = 0; i < scenario_.uploader.targets; ++i) {
-      fake_s3::FaultPlan plan = i == 0 ? scenario_.fault_plan : fake_s3::FaultPlan{};
+      fake_s3::FaultPlan plan = vendor_fault_plan(scenario_, i);
       Vendor vendor;
       vendor.bucket = bucket_name(i);
       vendor.s3 = std::make_unique<fake_s3::FaultyS3>(
@@ -228,7 +230,11 @@ class World {
     for (const UploaderFault& fault : scenario_.uploader_faults) {
       switch (fault.type) {
         case UploaderFaultType::crash:
-          scheduler_.schedule_at(fault.at_ns, [this, fault] { crash_uploader(fault); });
+          if (fault.at_disk_call > 0) {
+            scheduler_.schedule_at(fault.at_ns, [this, fault] { arm_disk_call_crash(fault); });
+          } else {
+            scheduler_.schedule_at(fault.at_ns, [this, fault] { crash_uploader(fault); });
+          }
           break;
         case UploaderFaultType::disk_full:
         case UploaderFaultType::fsync_error:
@@ -433,21 +439,53 @@ class World {
     uploader_ = std::make_unique<uploader::Uploader>(
         disk_, settings_, uploader_random_.split("incarnation-" + std::to_string(incarnation_)));
     trace_.record(scheduler_.now(), "uploader", "start", {static_cast<std::int64_t>(incarnation_)});
+    start_uploader();
+  }
+
+  void start_uploader() {
     apply(uploader_->start(scheduler_.now()));
+    // A crash inside recovery's own disk calls leaves no uploader to check: the next boot is.
+    if (!uploader_) return;
+    if (!uploader_->ready()) {
+      // The local state could not be opened (a disk fault during recovery): the uploader
+      // refuses every photo until start() succeeds, so try again, as a supervisor would.
+      const std::uint64_t incarnation = incarnation_;
+      scheduler_.schedule_after(start_retry_ns, [this, incarnation] {
+        if (uploader_ && incarnation_ == incarnation) start_uploader();
+      });
+      return;
+    }
     if (incarnation_ > 0) check_recoverable_after_crash();
   }
 
+  // A crash between two events: the process dies now; the disk keeps only what was synced.
   void crash_uploader(const UploaderFault& fault) {
     if (!uploader_) return;
+    crash_now(fault.restart_after_ns, "scenario crash");
+  }
+
+  // A crash inside a disk call: the at_disk_call-th mutating call from now on never happens
+  // and the process dies in it (apply() notices). A crash point armed earlier that has not
+  // fired yet is replaced; a crash between events disarms it.
+  void arm_disk_call_crash(const UploaderFault& fault) {
+    disk_crash_restart_after_ns_ = fault.restart_after_ns;
+    disk_crash_call_ = fault.at_disk_call;
+    disk_.arm_crash_point(disk_.mutating_call_count() + fault.at_disk_call);
+    trace_.record(scheduler_.now(), "uploader.disk", "crash_point_armed",
+                  {static_cast<std::int64_t>(fault.at_disk_call)});
+  }
+
+  void crash_now(TimeNs restart_after_ns, std::string cause) {
     ++crashes_;
     trace_.record(scheduler_.now(), "uploader", "crash", {static_cast<std::int64_t>(incarnation_)});
-    crash_times_.push_back({scheduler_.now(), scheduler_.now() + fault.restart_after_ns});
+    crash_times_.push_back(
+        {scheduler_.now(), scheduler_.now() + restart_after_ns, std::move(cause)});
     uploader_.reset();
     if (timer_.valid()) scheduler_.cancel(timer_);
     timer_ = {};
     disk_.crash();
     ++incarnation_;
-    scheduler_.schedule_after(fault.restart_after_ns, [this] { boot_uploader(); });
+    scheduler_.schedule_after(restart_after_ns, [this] { boot_uploader(); });
   }
 
   void set_disk_fault(const UploaderFault& fault, bool active) {
@@ -478,7 +516,10 @@ class World {
     arrival.checksum_base64 = s3proto::checksum_base64(arrival.checksum_algorithm, photo.bytes);
     const uploader::Metrics before = uploader_->metrics();
     uploader::Actions actions = uploader_->on_photo(scheduler_.now(), arrival);
+    // A process that died inside the call refused nothing: the phone saw the connection drop.
+    const bool died = disk_.crash_point_reached();
     for (const uploader::Action& action : actions) {
+      if (died) break;
       if (const auto* refuse = std::get_if<uploader::RefusePhoto>(&action)) {
         const bool full =
             static_cast<double>(before.cache_bytes + photo.bytes.size()) >
@@ -496,6 +537,17 @@ class World {
   }
 
   void apply(uploader::Actions actions) {
+    if (disk_.crash_point_reached()) {
+      // The process died inside a disk call of the call that returned these actions. What it
+      // said before dying reached the phone (an acknowledgement sent ahead of the writes);
+      // requests, timers and refusals died with it.
+      for (uploader::Action& action : actions) {
+        if (auto* ack = std::get_if<uploader::AcknowledgePhoto>(&action)) apply_one(*ack);
+      }
+      crash_now(disk_crash_restart_after_ns_,
+                "crash inside disk call " + std::to_string(disk_crash_call_));
+      return;
+    }
     for (uploader::Action& action : actions) {
       std::visit([this](auto& a) { apply_one(a); }, action);
     }
@@ -610,6 +662,7 @@ class World {
 
   RunOutput finish(TimeNs end_ns) {
     RunOutput output;
+    disk_.disarm_crash_point();  // a crash point that never fired must not fire in the checker
     RunSummary& summary = output.summary;
     const TimeNs last_fault_end = last_fault_end_ns(scenario_);
     std::map<std::string, const fake_s3::TruthVersion*> lost_versions;
@@ -696,8 +749,11 @@ class World {
                                "still in the local cache at the end of the drain period",
                                "uploader"});
       } else if (photo.evicted_ns &&
-                 *photo.evicted_ns > last_fault_end + scenario_.drain_deadline_ns &&
+                 *photo.evicted_ns >
+                     std::max(last_fault_end, *photo.acked_ns) + scenario_.drain_deadline_ns &&
                  photo.outcome == "stored") {
+        // The bound runs from the later of the last fault's end and the photo's own
+        // acknowledgement: a photo posted after the faults gets the whole bound too.
         violations_.push_back({"liveness", photo.id, *photo.evicted_ns,
                                "drained later than drain_deadline_s after the last fault",
                                "uploader"});
@@ -768,7 +824,14 @@ class World {
   std::uint64_t next_flight_ = 1;
   std::uint64_t requests_sent_ = 0;
   std::uint64_t crashes_ = 0;
-  std::vector<std::pair<TimeNs, TimeNs>> crash_times_;
+  struct CrashRecord {
+    TimeNs at_ns = 0;
+    TimeNs restart_ns = 0;
+    std::string cause;
+  };
+  std::vector<CrashRecord> crash_times_;
+  TimeNs disk_crash_restart_after_ns_ = 0;
+  std::uint64_t disk_crash_call_ = 0;
   int disk_faults_active_ = 0;
   std::uint64_t cache_peak_bytes_ = 0;
   TimeNs last_eviction_ns_ = 0;
@@ -884,21 +947,25 @@ nlohmann::json World::run_result_json(const RunSummary& summary, TimeNs end_ns) 
   result["checks"] = checks;
   result["s3_health"] = s3_health_json(scenario_, end_ns);
   nlohmann::json faults = nlohmann::json::array();
-  for (const fake_s3::FaultRule& rule : scenario_.fault_plan.rules) {
-    nlohmann::json fault = {{"start_ms", to_ms(rule.window.start_ns.value_or(0))},
-                            {"kind", nlohmann::json::parse(fake_s3::fault_plan_to_json(
-                                         fake_s3::FaultPlan{{rule}, {}}))["rules"][0]["effect"]
-                                         .value("type", "fault")}};
-    fault["end_ms"] = to_ms(std::min(rule.window.end_ns.value_or(scenario_.duration_ns), end_ns));
-    if (!rule.name.empty()) fault["description"] = rule.name;
-    faults.push_back(fault);
-  }
-  for (const fake_s3::FaultEvent& event : scenario_.fault_plan.events) {
-    nlohmann::json fault = {
-        {"start_ms", to_ms(event.at_ns)},
-        {"kind", event.type == fake_s3::EventType::death ? "s3_death" : "bit_rot"}};
-    if (!event.name.empty()) fault["description"] = event.name;
-    faults.push_back(fault);
+  for (std::size_t vendor = 0; vendor < 2; ++vendor) {
+    const fake_s3::FaultPlan& plan = vendor_fault_plan(scenario_, vendor);
+    const std::string vendor_note = vendor == 0 ? "" : " (second vendor)";
+    for (const fake_s3::FaultRule& rule : plan.rules) {
+      nlohmann::json fault = {{"start_ms", to_ms(rule.window.start_ns.value_or(0))},
+                              {"kind", nlohmann::json::parse(fake_s3::fault_plan_to_json(
+                                           fake_s3::FaultPlan{{rule}, {}}))["rules"][0]["effect"]
+                                           .value("type", "fault")}};
+      fault["end_ms"] = to_ms(std::min(rule.window.end_ns.value_or(scenario_.duration_ns), end_ns));
+      if (!rule.name.empty() || vendor > 0) fault["description"] = rule.name + vendor_note;
+      faults.push_back(fault);
+    }
+    for (const fake_s3::FaultEvent& event : plan.events) {
+      nlohmann::json fault = {
+          {"start_ms", to_ms(event.at_ns)},
+          {"kind", event.type == fake_s3::EventType::death ? "s3_death" : "bit_rot"}};
+      if (!event.name.empty() || vendor > 0) fault["description"] = event.name + vendor_note;
+      faults.push_back(fault);
+    }
   }
   std::stable_sort(faults.begin(), faults.end(),
                    [](const nlohmann::json& a, const nlohmann::json& b) {
@@ -906,10 +973,10 @@ nlohmann::json World::run_result_json(const RunSummary& summary, TimeNs end_ns) 
                    });
   result["faults"] = faults;
   nlohmann::json crashes = nlohmann::json::array();
-  for (const auto& [at, restart] : crash_times_) {
-    crashes.push_back({{"at_ms", to_ms(at)},
-                       {"restart_ms", to_ms(std::min(restart, end_ns))},
-                       {"cause", "scenario crash"}});
+  for (const CrashRecord& crash : crash_times_) {
+    crashes.push_back({{"at_ms", to_ms(crash.at_ns)},
+                       {"restart_ms", to_ms(std::min(crash.restart_ns, end_ns))},
+                       {"cause", crash.cause}});
   }
   result["uploader_crashes"] = crashes;
   nlohmann::json photos = nlohmann::json::array();

@@ -33,8 +33,52 @@ TEST(Scenario, UnknownFieldNamesItsPosition) {
                      "[{\"from_s\": 0, \"rate_per_s\": 1}]},\n  \"colour\": 3}"),
             "s.json:3:13: unknown field \"colour\" (expected one of: clock_origin, description, "
             "drain_deadline_s, drain_s, "
-            "duration_s, expect, name, network, s3_faults, seed, sources, uploader, "
-            "uploader_faults, workload)");
+            "duration_s, expect, name, network, s3_faults, s3_faults_vendor_2, seed, sources, "
+            "uploader, uploader_faults, workload)");
+}
+
+TEST(Scenario, SecondVendorPlanNeedsTwoTargetsAndPointsIntoItself) {
+  const std::string base =
+      R"({"name": "n", "duration_s": 60, "workload": {"arrivals": [{"from_s": 0, "rate_per_s": 1}]}, )";
+  const std::string plan =
+      R"("s3_faults_vendor_2": {"events": [{"type": "bit_rot", "at_ms": 1000}]})";
+  EXPECT_NE(error_of(base + plan + "}").find("s.json:1:115: a second vendor's fault plan needs"),
+            std::string::npos)
+      << error_of(base + plan + "}");
+  const Scenario two = scenario_from_source(
+      JsonSource::parse("s.json", base + plan + R"(, "uploader": {"targets": 2}})"));
+  EXPECT_TRUE(two.fault_plan.events.empty());
+  ASSERT_EQ(two.fault_plan_vendor_2.events.size(), 1u);
+  EXPECT_EQ(&vendor_fault_plan(two, 1), &two.fault_plan_vendor_2);
+  EXPECT_NE(
+      error_of(
+          base +
+          R"("s3_faults_vendor_2": {"events": [{"type": "bit_rot", "at_ms": 60000}]}, "uploader": {"targets": 2}})")
+          .find("every S3 event must happen within duration_s"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(
+          base +
+          R"("s3_faults_vendor_2": {"rules": [{"effect": {"type": "nap"}}]}, "uploader": {"targets": 2}})")
+          .find("fault plan: rules[0].effect.type"),
+      std::string::npos);
+}
+
+TEST(Scenario, CrashAtDiskCallIsACrashWithACount) {
+  const std::string base =
+      R"({"name": "n", "duration_s": 60, "workload": {"arrivals": [{"from_s": 0, "rate_per_s": 1}]}, "uploader_faults": )";
+  const Scenario scenario = scenario_from_source(JsonSource::parse(
+      "s.json",
+      base + R"([{"type": "crash", "at_s": 10, "at_disk_call": 3, "restart_after_s": 2}]})"));
+  ASSERT_EQ(scenario.uploader_faults.size(), 1u);
+  EXPECT_EQ(scenario.uploader_faults[0].at_disk_call, 3u);
+  EXPECT_NE(error_of(base + R"([{"type": "crash", "at_s": 10, "at_disk_call": -1}]})")
+                .find("expected a non-negative integer"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of(base + R"([{"type": "disk_full", "at_s": 10, "until_s": 20, "at_disk_call": 1}]})")
+          .find("unknown field \"at_disk_call\""),
+      std::string::npos);
 }
 
 TEST(Scenario, WrongTypeAndRangeAreExplained) {

@@ -81,5 +81,67 @@ TEST(World, RunResultCarriesTheReplayCommand) {
   EXPECT_EQ(output.run_result["verdict"], output.summary.holds ? "holds" : "violated");
 }
 
+// While S3 refuses everything, the only disk calls are ingests: a crash inside the second
+// disk call after 100 s lands inside a photo's ingest, between its writes and syncs. A policy
+// that acknowledges before the writes are durable (ack-before-fsync) loses that photo; a crash
+// between two events (the scenario crash of before) never could.
+constexpr const char* crash_in_ingest_json = R"({
+  "name": "crash-in-ingest", "seed": 3, "duration_s": 600, "drain_s": 1200,
+  "workload": { "arrivals": [ { "from_s": 0, "rate_per_s": 0.5 } ],
+                "photo_bytes": { "min": 20000, "max": 400000 }, "byte_scale": 256 },
+  "s3_faults": { "rules": [ { "window": { "start_ms": 0, "end_ms": 300000 },
+                              "effect": { "type": "refuse" } } ] },
+  "uploader_faults": [ { "type": "crash", "at_s": 100, "at_disk_call": 2, "restart_after_s": 5 } ],
+  "uploader": { "settle_time_s": 60 }
+})";
+
+TEST(World, CrashInsideADiskCallCatchesAckBeforeFsync) {
+  const Scenario scenario =
+      scenario_from_source(JsonSource::parse("crash-in-ingest.json", crash_in_ingest_json));
+  const RunOutput unsafe = [&] {
+    RunOptions options;
+    options.policy = "ack-before-fsync";
+    options.seed = 3;
+    return run_scenario(scenario, options);
+  }();
+  EXPECT_FALSE(unsafe.summary.holds);
+  EXPECT_EQ(unsafe.summary.uploader_crashes, 1u);
+  ASSERT_FALSE(unsafe.summary.violations.empty());
+  EXPECT_EQ(unsafe.summary.violations[0].check, "safety");
+  EXPECT_EQ(unsafe.run_result["uploader_crashes"][0]["cause"], "crash inside disk call 2");
+  const RunSummary safe = run(scenario, "protected", 3);
+  EXPECT_TRUE(safe.holds) << (safe.violations.empty() ? "" : safe.violations[0].detail);
+  EXPECT_EQ(safe.uploader_crashes, 1u);
+  EXPECT_EQ(safe.photos_evicted, safe.photos_acked);
+  // Deterministic like every other run.
+  EXPECT_EQ(run(scenario, "ack-before-fsync", 3).trace_hash, unsafe.summary.trace_hash);
+}
+
+// Two required vendors: the primary refuses everything for 20 minutes while the second vendor
+// answers; at 15 minutes the second vendor rots every object it holds. single-vendor-evict
+// evicted on the second vendor's copy alone and loses those photos; protected kept them until
+// the primary held them too.
+constexpr const char* second_vendor_rot_json = R"({
+  "name": "second-vendor-rot", "seed": 5, "duration_s": 1800, "drain_s": 1800,
+  "workload": { "arrivals": [ { "from_s": 0, "rate_per_s": 0.2 } ],
+                "photo_bytes": { "min": 20000, "max": 400000 }, "byte_scale": 256 },
+  "s3_faults": { "rules": [ { "window": { "start_ms": 0, "end_ms": 1200000 },
+                              "effect": { "type": "refuse" } } ] },
+  "s3_faults_vendor_2": { "events": [ { "type": "bit_rot", "at_ms": 900000, "probability": 1 } ] },
+  "uploader": { "settle_time_s": 60, "targets": 2, "targets_required": 2 }
+})";
+
+TEST(World, SecondVendorFaultsCatchSingleVendorEvict) {
+  const Scenario scenario =
+      scenario_from_source(JsonSource::parse("second-vendor-rot.json", second_vendor_rot_json));
+  const RunSummary unsafe = run(scenario, "single-vendor-evict", 5);
+  EXPECT_FALSE(unsafe.holds);
+  EXPECT_GT(unsafe.photos_lost, 0u);
+  const RunSummary safe = run(scenario, "protected", 5);
+  EXPECT_TRUE(safe.holds) << (safe.violations.empty() ? "" : safe.violations[0].detail);
+  EXPECT_EQ(safe.photos_lost, 0u);
+  EXPECT_EQ(safe.photos_evicted, safe.photos_acked);
+}
+
 }  // namespace
 }  // namespace s3chaos::harness

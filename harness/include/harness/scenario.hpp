@@ -46,15 +46,22 @@ struct Workload {
 enum class UploaderFaultType { crash, disk_full, fsync_error };
 
 // A fault on the app server's side. crash: at at_ns the process dies (unsynced writes are
-// lost) and restarts after restart_after_ns. disk_full / fsync_error: between at_ns and
-// until_ns the disk answers ENOSPC to writes that grow it / EIO to fsync, with `probability`.
+// lost) and restarts after restart_after_ns; with at_disk_call = k > 0 it dies instead INSIDE
+// the k-th mutating disk call (write, fsync, rename, ...: a journal write or sync, a content
+// file step) made from at_ns on, which is not applied. disk_full / fsync_error: between at_ns
+// and until_ns the disk answers ENOSPC to writes that grow it / EIO to fsync, with
+// `probability`.
 struct UploaderFault {
   UploaderFaultType type = UploaderFaultType::crash;
   sim::TimeNs at_ns = 0;
   sim::TimeNs until_ns = 0;
   sim::TimeNs restart_after_ns = 0;
   double probability = 1.0;
+  std::uint64_t at_disk_call = 0;  // crash only; 0: at at_ns, between two events
 };
+
+// Mutating disk calls a crash may wait for (at_disk_call), at most.
+inline constexpr std::uint64_t crash_disk_call_max = 100'000;
 
 // Uploader settings a scenario may set; the rest keep uploader::Settings' defaults.
 struct UploaderConfig {
@@ -93,8 +100,11 @@ struct Scenario {
   sim::TimeNs drain_deadline_ns = 0;
   Workload workload;
   NetworkConfig network;
-  std::string fault_plan_json;  // the fake_s3 plan, validated at load
+  std::string fault_plan_json;  // the fake_s3 plan of the primary vendor, validated at load
   fake_s3::FaultPlan fault_plan;
+  // The second vendor's plan (s3_faults_vendor_2; only with two targets): empty is honest.
+  std::string fault_plan_vendor_2_json;
+  fake_s3::FaultPlan fault_plan_vendor_2;
   std::vector<UploaderFault> uploader_faults;  // sorted by at_ns
   UploaderConfig uploader;
   std::map<std::string, Expectation> expectations;  // by policy name
@@ -106,7 +116,11 @@ Scenario load_scenario(const std::string& path);
 // Validates a scenario from a parsed source (tests build sources from strings).
 Scenario scenario_from_source(const JsonSource& source);
 
-// The time the last fault (S3 rule window, S3 event, uploader fault) ends; 0 without faults.
+// The fault plan of vendor `vendor` (0: the primary, 1: the second vendor).
+const fake_s3::FaultPlan& vendor_fault_plan(const Scenario& scenario, std::size_t vendor);
+
+// The time the last fault (S3 rule window or event of either vendor, uploader fault) ends; 0
+// without faults.
 sim::TimeNs last_fault_end_ns(const Scenario& scenario);
 
 }  // namespace s3chaos::harness
