@@ -26,6 +26,8 @@ namespace {
 
 // What a hanging connection reads (and drops) at a time while it waits for the client to leave.
 constexpr std::size_t hang_read_buffer_bytes = 4096;
+// What an idle connection reads when its next request begins.
+constexpr std::size_t first_read_bytes = 16 * 1024;
 
 struct Session;
 
@@ -104,7 +106,24 @@ struct Session : std::enable_shared_from_this<Session> {
     parser->body_limit(boost::none);  // the handler decides per request
     state.reset();
     idle = buffer.size() == 0;
-    stream.expires_after(idle ? server.options.idle_timeout : server.options.read_timeout);
+    if (idle) {
+      // Between requests the idle time-out applies; once a request has begun, the header must
+      // keep arriving within the read time-out (slow clients).
+      stream.expires_after(server.options.idle_timeout);
+      stream.async_read_some(buffer.prepare(first_read_bytes),
+                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                               if (ec) return self->close();
+                               self->buffer.commit(n);
+                               self->idle = false;
+                               self->read_header_rest();
+                             });
+      return;
+    }
+    read_header_rest();
+  }
+
+  void read_header_rest() {
+    stream.expires_after(server.options.read_timeout);
     http::async_read_header(stream, buffer, *parser,
                             beast::bind_front_handler(&Session::on_header, shared_from_this()));
   }
