@@ -4,6 +4,7 @@
 //   s3chaos run SCENARIO [--seed N] [--policy NAME] [--report FILE.html] [--json] [--results DB]
 //   s3chaos replay SCENARIO --seed N --policy NAME [--trace-hash HEX]
 //   s3chaos explore SCENARIO --runs N [--policy NAME] [--seed S] [--shard I/N] [--json] ...
+//   s3chaos explore random --runs N [--policy NAME] [--seed S] [--beyond-contract] [--json] ...
 //   s3chaos compare SCENARIO --policies a,b,... [--runs N] [--seed S] [--out DIR]
 //   s3chaos merge OUT.sqlite IN.sqlite...
 //
@@ -21,6 +22,7 @@
 #include <string>
 
 #include "harness/explore.hpp"
+#include "harness/generators.hpp"
 #include "harness/results_db.hpp"
 #include "harness/scenario.hpp"
 #include "harness/world.hpp"
@@ -142,7 +144,7 @@ int run_command(const RunFlags& flags) {
 }
 
 struct ExploreFlags {
-  std::string scenario_path;
+  std::string scenario_path;  // or "random": draw whole scenarios from the case generator
   std::uint64_t runs = 100;
   std::optional<std::uint64_t> seed;
   std::optional<std::string> policy;
@@ -150,6 +152,7 @@ struct ExploreFlags {
   std::string out_directory = "out/explore";
   std::string results_path;
   double perturbation_fraction = 0.1;
+  bool beyond_contract = false;
   bool json = false;
 };
 
@@ -185,165 +188,353 @@ bool parse_shard(const std::string& text, std::uint64_t& index, std::uint64_t& c
   return count >= 1 && index < count && count <= 100000;
 }
 
-int explore_command(const ExploreFlags& flags) {
-  const std::optional<s3chaos::harness::Scenario> loaded =
-      load_scenario_or_report(flags.scenario_path);
-  if (!loaded) return exit_bad_input;
-  const s3chaos::harness::Scenario& scenario = *loaded;
-  s3chaos::harness::ExploreOptions options;
-  options.runs = flags.runs;
-  options.seed = flags.seed.value_or(scenario.seed);
-  options.policy = flags.policy.value_or(scenario.uploader.policy);
-  options.perturbation_fraction = flags.perturbation_fraction;
-  if (!s3chaos::uploader::policy_by_name(options.policy)) {
-    std::fprintf(stderr, "s3chaos: --policy: unknown policy \"%s\"\n", options.policy.c_str());
-    return exit_bad_input;
-  }
-  if (!parse_shard(flags.shard, options.shard_index, options.shard_count)) {
-    std::fprintf(stderr, "s3chaos: --shard: expected I/N with 0 <= I < N, got \"%s\"\n",
-                 flags.shard.c_str());
-    return exit_bad_input;
-  }
-  std::optional<s3chaos::harness::ResultsDatabase> results;
+// Opens the --results database when one was asked for; an error is printed and gives false.
+bool open_results_database(const std::string& path,
+                           std::optional<s3chaos::harness::ResultsDatabase>& results) {
   try {
-    if (!flags.results_path.empty()) results.emplace(flags.results_path);
+    if (!path.empty()) results.emplace(path);
+    return true;
   } catch (const s3chaos::harness::ResultsError& error) {
     std::fprintf(stderr, "s3chaos: %s\n", error.what());
-    return exit_bad_input;
+    return false;
   }
-  const bool terminal = isatty(STDERR_FILENO) != 0;
-  const auto started = std::chrono::steady_clock::now();
-  options.on_run = [&](std::uint64_t run, const s3chaos::harness::RunSummary& summary) {
-    if (results) results->record(summary);
-    if (flags.json) return;
-    if (terminal) {
+}
+
+// One run as a sweep index page lists it (explore and compare alike).
+nlohmann::json sweep_run_json(const s3chaos::harness::RunSummary& summary) {
+  return {{"seed", summary.seed},
+          {"policy", summary.policy},
+          {"verdict", summary.holds ? "holds" : "violated"},
+          {"photos_lost_count", summary.photos_lost},
+          {"drain_time_ms", summary.drain_time_ms < 0 ? nlohmann::json(nullptr)
+                                                      : nlohmann::json(summary.drain_time_ms)},
+          {"cache_peak_bytes", summary.cache_peak_bytes},
+          {"trace_hash", summary.trace_hash},
+          {"replay_command", summary.replay_command}};
+}
+
+nlohmann::json sweep_json(const std::string& kind, const std::string& name, const std::string& path,
+                          const std::vector<std::string>& policies) {
+  return {{"format", "s3chaos.sweep"},
+          {"format_version", 1},
+          {"kind", kind},
+          {"scenario", {{"name", name}, {"path", path}}},
+          {"policies", policies},
+          {"runs", nlohmann::json::array()}};
+}
+
+// Progress of a sweep on stderr: a bar on a terminal, one plain line per run otherwise.
+class Progress {
+ public:
+  Progress(std::uint64_t total, bool quiet)
+      : total_(total),
+        quiet_(quiet),
+        terminal_(isatty(STDERR_FILENO) != 0),
+        started_(std::chrono::steady_clock::now()) {}
+
+  void run_done(std::uint64_t run_index, const s3chaos::harness::RunSummary& summary) {
+    ++done_;
+    if (quiet_) return;
+    if (!terminal_) {
       std::fprintf(
-          stderr, "\r[%llu/%llu] seed %llu %s   ", static_cast<unsigned long long>(run + 1),
-          static_cast<unsigned long long>(flags.runs),
-          static_cast<unsigned long long>(summary.seed), summary.holds ? "holds" : "VIOLATED");
-    } else {
-      std::fprintf(stderr, "run %llu/%llu seed %llu %s\n", static_cast<unsigned long long>(run + 1),
-                   static_cast<unsigned long long>(flags.runs),
-                   static_cast<unsigned long long>(summary.seed),
-                   summary.holds ? "holds" : "violated");
+          stderr, "run %llu/%llu seed %llu %s\n", static_cast<unsigned long long>(run_index + 1),
+          static_cast<unsigned long long>(total_), static_cast<unsigned long long>(summary.seed),
+          summary.holds ? "holds" : "violated");
+      return;
     }
-  };
-  const s3chaos::harness::ExploreResult result = s3chaos::harness::explore(scenario, options);
-  if (terminal && !flags.json) std::fprintf(stderr, "\n");
-  const double wall_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  nlohmann::json out = {{"runs", result.runs_done},       {"violation", nullptr},
-                        {"first_failing_seed", nullptr},  {"runs_to_find", nullptr},
-                        {"shrunk_fault_events", nullptr}, {"wall_seconds", wall_seconds},
-                        {"replay_command", nullptr}};
-  if (result.shrunk) {
-    const auto& shrunk = *result.shrunk;
-    std::filesystem::create_directories(flags.out_directory);
-    const std::string stem = flags.out_directory + "/" + scenario.name + "-" + options.policy +
-                             "-seed" + std::to_string(shrunk.output.summary.seed);
-    const std::string scenario_path = stem + ".json";
-    s3chaos::harness::Scenario shrunk_scenario = shrunk.scenario;
-    shrunk_scenario.path = scenario_path;
-    write_file(scenario_path, shrunk_scenario.document.dump(2) + "\n");
-    s3chaos::harness::RunOptions replay_options;
-    replay_options.seed = shrunk.output.summary.seed;
-    replay_options.policy = options.policy;
-    s3chaos::harness::RunOutput replay =
-        s3chaos::harness::run_scenario(shrunk_scenario, replay_options);
-    // The shrunk plan as the report shows it: each rule and event with its kind.
-    nlohmann::json shrunk_plan = nlohmann::json::array();
-    for (auto rule :
-         shrunk_scenario.document["s3_faults"].value("rules", nlohmann::json::array())) {
+    constexpr int bar_width = 30;
+    const double fraction =
+        total_ == 0 ? 1.0 : static_cast<double>(run_index + 1) / static_cast<double>(total_);
+    const int filled = static_cast<int>(fraction * bar_width);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    std::fprintf(
+        stderr, "\r[%-*s] %llu/%llu  %.1f runs/s  seed %llu %s   ", bar_width,
+        std::string(static_cast<std::size_t>(filled), '#').c_str(),
+        static_cast<unsigned long long>(run_index + 1), static_cast<unsigned long long>(total_),
+        seconds > 0 ? static_cast<double>(done_) / seconds : 0.0,
+        static_cast<unsigned long long>(summary.seed), summary.holds ? "holds   " : "VIOLATED");
+  }
+
+  void finish() const {
+    if (terminal_ && !quiet_ && done_ > 0) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  std::uint64_t total_;
+  bool quiet_;
+  bool terminal_;
+  std::chrono::steady_clock::time_point started_;
+  std::uint64_t done_ = 0;
+};
+
+struct Counterexample {
+  std::string scenario_path;
+  std::string report_path;
+  std::string replay_command;
+  s3chaos::harness::RunOutput replay;
+};
+
+// Writes a shrunk failing case as a scenario file (stem.json) and its report (stem.html), the
+// report built from the file as `s3chaos replay` will load it, so the replay command's trace
+// hash is the one a user will see.
+std::optional<Counterexample> write_counterexample(const std::string& stem,
+                                                   const s3chaos::harness::Scenario& shrunk,
+                                                   std::uint64_t seed, const std::string& policy,
+                                                   std::size_t fault_count_before) {
+  Counterexample result;
+  result.scenario_path = stem + ".json";
+  if (!write_file(result.scenario_path, shrunk.document.dump(2) + "\n")) {
+    std::fprintf(stderr, "s3chaos: cannot write %s\n", result.scenario_path.c_str());
+    return std::nullopt;
+  }
+  const std::optional<s3chaos::harness::Scenario> reloaded =
+      load_scenario_or_report(result.scenario_path);
+  if (!reloaded) return std::nullopt;
+  s3chaos::harness::RunOptions replay_options;
+  replay_options.seed = seed;
+  replay_options.policy = policy;
+  result.replay = s3chaos::harness::run_scenario(*reloaded, replay_options);
+  result.replay_command = "s3chaos replay " + result.scenario_path + " --seed " +
+                          std::to_string(seed) + " --policy " + policy + " --trace-hash " +
+                          result.replay.summary.trace_hash;
+  result.replay.run_result["replay_command"] = result.replay_command;
+  // The shrunk plan as the report shows it: each rule and event with its kind.
+  nlohmann::json shrunk_plan = nlohmann::json::array();
+  for (const char* field : {"s3_faults", "s3_faults_vendor_2"}) {
+    const nlohmann::json plan = shrunk.document.value(field, nlohmann::json::object());
+    for (auto rule : plan.value("rules", nlohmann::json::array())) {
       rule["kind"] = rule["effect"].value("type", "rule");
       shrunk_plan.push_back(rule);
     }
-    for (auto event :
-         shrunk_scenario.document["s3_faults"].value("events", nlohmann::json::array())) {
+    for (auto event : plan.value("events", nlohmann::json::array())) {
       event["kind"] = event.value("type", "event");
       event.erase("type");
       shrunk_plan.push_back(event);
     }
-    nlohmann::json steps = nlohmann::json::array();
-    for (const auto& violation : replay.summary.violations) {
-      if (steps.size() >= 10) break;
-      steps.push_back({{"at_ms", violation.at_ns / 1'000'000},
-                       {"photo_id", violation.photo_id},
-                       {"text", violation.check + " violated: " + violation.detail}});
-    }
-    replay.run_result["counterexample"] = {{"shrunk_from_rule_count", shrunk.fault_count_before},
-                                           {"fault_plan", shrunk_plan},
-                                           {"steps", steps},
-                                           {"replay_command", replay.summary.replay_command}};
-    const std::string report_path = stem + ".html";
-    try {
-      write_file(report_path, s3chaos::reports::render_run_report(replay.run_result));
-    } catch (const std::exception& error) {
-      std::fprintf(stderr, "s3chaos: report generation failed: %s\n", error.what());
-    }
-    out["violation"] = s3chaos::harness::summary_json(replay.summary)["violations"];
-    out["first_failing_seed"] = shrunk.output.summary.seed;
-    out["runs_to_find"] = *result.first_failing_run + 1;
-    out["shrunk_fault_events"] = shrunk.fault_count_after;
-    out["replay_command"] = replay.summary.replay_command;
-    out["report"] = report_path;
-    if (!flags.json) {
-      std::printf(
-          "violation found in run %llu (seed %llu): %s\n",
-          static_cast<unsigned long long>(*result.first_failing_run + 1),
-          static_cast<unsigned long long>(shrunk.output.summary.seed),
-          replay.summary.violations.empty() ? "" : replay.summary.violations[0].detail.c_str());
-      std::printf("shrunk the fault plan from %zu to %zu rules/events in %zu runs\n",
-                  shrunk.fault_count_before, shrunk.fault_count_after, shrunk.runs);
-      std::printf("report: %s\nreplay: %s\n", report_path.c_str(),
-                  replay.summary.replay_command.c_str());
-    }
-  } else if (!flags.json) {
-    std::printf("%llu runs, no violation (%.1f s)\n",
-                static_cast<unsigned long long>(result.runs_done), wall_seconds);
   }
-  // The sweep's index page: every run with its verdict and seed, linking the shrunk case.
-  std::filesystem::create_directories(flags.out_directory);
-  nlohmann::json sweep = {{"format", "s3chaos.sweep"},
-                          {"format_version", 1},
-                          {"kind", "explore"},
-                          {"scenario", {{"name", scenario.name}, {"path", scenario.path}}},
-                          {"policies", {options.policy}},
-                          {"runs", nlohmann::json::array()}};
-  for (const auto& summary : result.runs) {
-    nlohmann::json run = {
-        {"seed", summary.seed},
-        {"policy", summary.policy},
-        {"verdict", summary.holds ? "holds" : "violated"},
-        {"photos_lost_count", summary.photos_lost},
-        {"drain_time_ms", summary.drain_time_ms < 0 ? nlohmann::json(nullptr)
-                                                    : nlohmann::json(summary.drain_time_ms)},
-        {"cache_peak_bytes", summary.cache_peak_bytes},
-        {"trace_hash", summary.trace_hash},
-        {"replay_command", summary.replay_command}};
-    if (result.shrunk && summary.seed == result.shrunk->output.summary.seed && !summary.holds) {
-      run["report_href"] =
-          std::filesystem::path(out["report"].get<std::string>()).filename().string();
-      run["replay_command"] = out["replay_command"];
+  for (auto fault : shrunk.document.value("uploader_faults", nlohmann::json::array())) {
+    fault["kind"] = "uploader_" + fault.value("type", std::string("fault"));
+    fault.erase("type");
+    shrunk_plan.push_back(fault);
+  }
+  nlohmann::json steps = nlohmann::json::array();
+  for (const auto& violation : result.replay.summary.violations) {
+    if (steps.size() >= 10) break;
+    steps.push_back({{"at_ms", violation.at_ns / 1'000'000},
+                     {"photo_id", violation.photo_id},
+                     {"text", violation.check + " violated: " + violation.detail}});
+  }
+  result.replay.run_result["counterexample"] = {{"shrunk_from_rule_count", fault_count_before},
+                                                {"fault_plan", shrunk_plan},
+                                                {"steps", steps},
+                                                {"replay_command", result.replay_command}};
+  result.report_path = stem + ".html";
+  try {
+    write_file(result.report_path, s3chaos::reports::render_run_report(result.replay.run_result));
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "s3chaos: report generation failed: %s\n", error.what());
+  }
+  return result;
+}
+
+// The sweep's index page: every run with its verdict and seed, linking the shrunk case.
+void write_sweep_index(const std::string& out_directory, nlohmann::json sweep,
+                       const std::vector<s3chaos::harness::RunSummary>& runs,
+                       const std::optional<std::uint64_t>& failing_seed,
+                       const std::optional<Counterexample>& counterexample, nlohmann::json& out,
+                       bool json) {
+  for (const auto& summary : runs) {
+    nlohmann::json run = sweep_run_json(summary);
+    if (counterexample && failing_seed && summary.seed == *failing_seed && !summary.holds) {
+      run["report_href"] = std::filesystem::path(counterexample->report_path).filename().string();
+      run["replay_command"] = counterexample->replay_command;
     }
     sweep["runs"].push_back(run);
   }
-  if (result.shrunk) {
-    sweep["note"] = "stopped at the first violation (run " +
-                    std::to_string(*result.first_failing_run + 1) + "), shrunk to " +
-                    std::to_string(result.shrunk->fault_count_after) + " fault rules/events";
-  }
-  const std::string index_path = flags.out_directory + "/index.html";
+  const std::string index_path = out_directory + "/index.html";
   try {
     write_file(index_path, s3chaos::reports::render_sweep_report(sweep));
     out["index"] = index_path;
   } catch (const std::exception& error) {
     std::fprintf(stderr, "s3chaos: sweep report generation failed: %s\n", error.what());
   }
-  if (flags.json) {
+  if (json) {
     std::cout << out.dump(2) << "\n";
   } else {
     std::printf("index: %s\n", index_path.c_str());
   }
+}
+
+nlohmann::json explore_json(std::uint64_t runs, double wall_seconds) {
+  return {{"runs", runs},
+          {"violation", nullptr},
+          {"first_failing_seed", nullptr},
+          {"runs_to_find", nullptr},
+          {"shrunk_fault_events", nullptr},
+          {"wall_seconds", wall_seconds},
+          {"replay_command", nullptr}};
+}
+
+void print_found(std::uint64_t run_index, std::uint64_t seed, const Counterexample& found,
+                 std::size_t before, std::size_t after, std::size_t shrink_runs) {
+  const auto& violations = found.replay.summary.violations;
+  std::printf(
+      "violation found in run %llu (seed %llu): %s\n",
+      static_cast<unsigned long long>(run_index + 1), static_cast<unsigned long long>(seed),
+      violations.empty() ? "" : (violations[0].check + ": " + violations[0].detail).c_str());
+  std::printf("shrunk the fault plan from %zu to %zu rules/events in %zu runs\n", before, after,
+              shrink_runs);
+  std::printf("scenario: %s\nreport: %s\nreplay: %s\n", found.scenario_path.c_str(),
+              found.report_path.c_str(), found.replay_command.c_str());
+}
+
+int explore_random_command(const ExploreFlags& flags, const std::string& policy,
+                           std::uint64_t shard_index, std::uint64_t shard_count) {
+  std::optional<s3chaos::harness::ResultsDatabase> results;
+  if (!open_results_database(flags.results_path, results)) return exit_bad_input;
+  s3chaos::harness::RandomExploreOptions options;
+  options.runs = flags.runs;
+  options.seed = flags.seed.value_or(1);
+  options.policy = policy;
+  options.generator.beyond_contract = flags.beyond_contract;
+  options.shard_index = shard_index;
+  options.shard_count = shard_count;
+  Progress progress(flags.runs, flags.json);
+  options.on_run = [&](std::uint64_t run, const s3chaos::harness::RunSummary& summary) {
+    if (results) results->record(summary);
+    progress.run_done(run, summary);
+  };
+  const auto started = std::chrono::steady_clock::now();
+  const s3chaos::harness::RandomExploreResult result = s3chaos::harness::explore_random(options);
+  progress.finish();
+  const double wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  nlohmann::json out = explore_json(result.runs_done, wall_seconds);
+  out["contract"] = flags.beyond_contract ? "beyond" : "within";
+  std::filesystem::create_directories(flags.out_directory);
+  std::optional<Counterexample> found;
+  std::optional<std::uint64_t> failing_seed;
+  if (result.first_failing_run) {
+    const std::string stem = flags.out_directory + "/random-" + std::to_string(options.seed) +
+                             "-run" + std::to_string(*result.first_failing_run + 1) + "-" + policy;
+    // The case as drawn, before shrinking, for whoever wants to see what the generator made.
+    write_file(
+        stem + "-drawn.json",
+        s3chaos::harness::scenario_document(result.found, result.shrunk_scenario.name).dump(2) +
+            "\n");
+    found = write_counterexample(stem, result.shrunk_scenario, result.shrunk.world_seed, policy,
+                                 result.fault_count_before);
+    if (!found) return exit_bad_input;
+    failing_seed = result.found.world_seed;
+    out["violation"] = s3chaos::harness::summary_json(found->replay.summary)["violations"];
+    out["first_failing_seed"] = result.found.world_seed;
+    out["first_failing_case"] = {{"exploration_seed", options.seed},
+                                 {"run_index", *result.first_failing_run}};
+    out["runs_to_find"] = *result.first_failing_run + 1;
+    out["shrunk_fault_events"] = result.fault_count_after;
+    out["shrink_runs"] = result.shrink_runs;
+    out["replay_command"] = found->replay_command;
+    out["scenario"] = found->scenario_path;
+    out["report"] = found->report_path;
+    if (!flags.json) {
+      print_found(*result.first_failing_run, result.found.world_seed, *found,
+                  result.fault_count_before, result.fault_count_after, result.shrink_runs);
+    }
+  } else if (!flags.json) {
+    std::printf("%llu random scenarios (%s the durability contract), no violation (%.1f s)\n",
+                static_cast<unsigned long long>(result.runs_done),
+                flags.beyond_contract ? "beyond" : "within", wall_seconds);
+  }
+  write_sweep_index(flags.out_directory, sweep_json("explore", "random", "random", {policy}),
+                    result.runs, failing_seed, found, out, flags.json);
+  return result.first_failing_run ? exit_violated : exit_holds;
+}
+
+int explore_command(const ExploreFlags& flags) {
+  const bool random = flags.scenario_path == "random";
+  std::optional<s3chaos::harness::Scenario> loaded;
+  if (!random) {
+    loaded = load_scenario_or_report(flags.scenario_path);
+    if (!loaded) return exit_bad_input;
+  } else if (flags.perturbation_fraction != 0.1) {
+    std::fprintf(stderr, "s3chaos: --perturb: not used by explore random\n");
+    return exit_bad_input;
+  }
+  if (!random && flags.beyond_contract) {
+    std::fprintf(stderr, "s3chaos: --beyond-contract: only for explore random\n");
+    return exit_bad_input;
+  }
+  const std::string policy =
+      flags.policy.value_or(random ? std::string("protected") : loaded->uploader.policy);
+  if (!s3chaos::uploader::policy_by_name(policy)) {
+    std::fprintf(stderr, "s3chaos: --policy: unknown policy \"%s\"\n", policy.c_str());
+    return exit_bad_input;
+  }
+  std::uint64_t shard_index = 0;
+  std::uint64_t shard_count = 1;
+  if (!parse_shard(flags.shard, shard_index, shard_count)) {
+    std::fprintf(stderr, "s3chaos: --shard: expected I/N with 0 <= I < N, got \"%s\"\n",
+                 flags.shard.c_str());
+    return exit_bad_input;
+  }
+  if (random) return explore_random_command(flags, policy, shard_index, shard_count);
+
+  const s3chaos::harness::Scenario& scenario = *loaded;
+  s3chaos::harness::ExploreOptions options;
+  options.runs = flags.runs;
+  options.seed = flags.seed.value_or(scenario.seed);
+  options.policy = policy;
+  options.perturbation_fraction = flags.perturbation_fraction;
+  options.shard_index = shard_index;
+  options.shard_count = shard_count;
+  std::optional<s3chaos::harness::ResultsDatabase> results;
+  if (!open_results_database(flags.results_path, results)) return exit_bad_input;
+  Progress progress(flags.runs, flags.json);
+  options.on_run = [&](std::uint64_t run, const s3chaos::harness::RunSummary& summary) {
+    if (results) results->record(summary);
+    progress.run_done(run, summary);
+  };
+  const auto started = std::chrono::steady_clock::now();
+  const s3chaos::harness::ExploreResult result = s3chaos::harness::explore(scenario, options);
+  progress.finish();
+  const double wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  nlohmann::json out = explore_json(result.runs_done, wall_seconds);
+  std::filesystem::create_directories(flags.out_directory);
+  std::optional<Counterexample> found;
+  std::optional<std::uint64_t> failing_seed;
+  if (result.shrunk) {
+    const auto& shrunk = *result.shrunk;
+    const std::uint64_t seed = shrunk.output.summary.seed;
+    found = write_counterexample(
+        flags.out_directory + "/" + scenario.name + "-" + policy + "-seed" + std::to_string(seed),
+        shrunk.scenario, seed, policy, shrunk.fault_count_before);
+    if (!found) return exit_bad_input;
+    failing_seed = seed;
+    out["violation"] = s3chaos::harness::summary_json(found->replay.summary)["violations"];
+    out["first_failing_seed"] = seed;
+    out["runs_to_find"] = *result.first_failing_run + 1;
+    out["shrunk_fault_events"] = shrunk.fault_count_after;
+    out["shrink_runs"] = shrunk.runs;
+    out["replay_command"] = found->replay_command;
+    out["scenario"] = found->scenario_path;
+    out["report"] = found->report_path;
+    if (!flags.json) {
+      print_found(*result.first_failing_run, seed, *found, shrunk.fault_count_before,
+                  shrunk.fault_count_after, shrunk.runs);
+    }
+  } else if (!flags.json) {
+    std::printf("%llu runs, no violation (%.1f s)\n",
+                static_cast<unsigned long long>(result.runs_done), wall_seconds);
+  }
+  nlohmann::json sweep = sweep_json("explore", scenario.name, scenario.path, {policy});
+  if (result.shrunk) {
+    sweep["note"] = "stopped at the first violation (run " +
+                    std::to_string(*result.first_failing_run + 1) + "), shrunk to " +
+                    std::to_string(result.shrunk->fault_count_after) + " fault rules/events";
+  }
+  write_sweep_index(flags.out_directory, sweep, result.runs, failing_seed, found, out, flags.json);
   return result.shrunk ? exit_violated : exit_holds;
 }
 
@@ -376,17 +567,9 @@ int compare_command(const CompareFlags& flags) {
     return exit_bad_input;
   }
   std::optional<s3chaos::harness::ResultsDatabase> results;
-  try {
-    if (!flags.results_path.empty()) results.emplace(flags.results_path);
-  } catch (const s3chaos::harness::ResultsError& error) {
-    std::fprintf(stderr, "s3chaos: %s\n", error.what());
-    return exit_bad_input;
-  }
+  if (!open_results_database(flags.results_path, results)) return exit_bad_input;
   std::filesystem::create_directories(flags.out_directory);
-  nlohmann::json sweep = {
-      {"format", "s3chaos.sweep"}, {"format_version", 1},
-      {"kind", "compare"},         {"scenario", {{"name", scenario.name}, {"path", scenario.path}}},
-      {"policies", policies},      {"runs", nlohmann::json::array()}};
+  nlohmann::json sweep = sweep_json("compare", scenario.name, scenario.path, policies);
   bool any_violated = false;
   const std::uint64_t base_seed = flags.seed.value_or(scenario.seed);
   for (std::uint64_t i = 0; i < flags.runs; ++i) {
@@ -402,17 +585,8 @@ int compare_command(const CompareFlags& flags) {
       const std::string file = policy + "-seed" + std::to_string(seed) + ".html";
       write_file(flags.out_directory + "/" + file,
                  s3chaos::reports::render_run_report(output.run_result));
-      nlohmann::json run = {{"seed", seed},
-                            {"policy", policy},
-                            {"verdict", output.summary.holds ? "holds" : "violated"},
-                            {"photos_lost_count", output.summary.photos_lost},
-                            {"drain_time_ms", output.summary.drain_time_ms < 0
-                                                  ? nlohmann::json(nullptr)
-                                                  : nlohmann::json(output.summary.drain_time_ms)},
-                            {"cache_peak_bytes", output.summary.cache_peak_bytes},
-                            {"trace_hash", output.summary.trace_hash},
-                            {"report_href", file},
-                            {"replay_command", output.summary.replay_command}};
+      nlohmann::json run = sweep_run_json(output.summary);
+      run["report_href"] = file;
       sweep["runs"].push_back(run);
       if (!flags.json) {
         std::printf("seed %-20llu %-20s %-9s lost %-5llu drain %s\n",
@@ -486,7 +660,11 @@ int main(int argc, char** argv) {
   ExploreFlags explore_flags;
   CLI::App* explore = app.add_subcommand(
       "explore", "many seeds and perturbed fault plans; stop at the first violation and shrink it");
-  explore->add_option("scenario", explore_flags.scenario_path, "scenario JSON file")->required();
+  explore
+      ->add_option("scenario", explore_flags.scenario_path,
+                   "scenario JSON file, or \"random\" to draw whole scenarios from the case "
+                   "generator (docs/explore.md)")
+      ->required();
   explore->add_option("--runs", explore_flags.runs, "number of runs")
       ->check(CLI::Range(1, 10'000'000));
   explore->add_option("--seed", explore_flags.seed, "exploration seed (default: the scenario's)");
@@ -503,6 +681,9 @@ int main(int argc, char** argv) {
                       "where the shrunk scenario and its report go");
   explore->add_option("--results", explore_flags.results_path,
                       "record every run in this SQLite results database");
+  explore->add_flag("--beyond-contract", explore_flags.beyond_contract,
+                    "explore random: also draw faults past the durability contract (lags longer "
+                    "than the settle time, bit rot of a lone vendor)");
   explore->add_flag("--json", explore_flags.json, "print a JSON summary instead of text");
 
   CompareFlags compare_flags;
