@@ -41,6 +41,11 @@ struct Copy {
   bool read_back = false;
   sim::TimeNs next_attempt_ns = 0;
   std::uint32_t failures = 0;
+  // Verification reads in a row that found the object absent or not ours. Unlike `failures`,
+  // a successful re-PUT does not reset it (only a successful verification does): against a
+  // store whose reads lag its writes, PUT 200 / read 404 would otherwise repeat at the base
+  // backoff forever (no-settle under stale reads sent 163,000 requests for 563 photos).
+  std::uint32_t verify_misses = 0;
   RequestId request = 0;
   // The key under which the copy sits in State::due_copies, if it does.
   std::optional<sim::TimeNs> indexed_due_ns;
@@ -601,10 +606,15 @@ struct Uploader::State {
       copy.verified_ns = now;
       copy.read_back = true;
       copy.failures = 0;
+      copy.verify_misses = 0;
       journal_copy(photo, target, copy);
     } else if (answered || missing) {
-      // The store answered and the object is absent or not ours: upload again.
+      // The store answered and the object is absent or not ours: upload again, after a backoff
+      // that grows with every miss in a row (the seeded jitter, as for every retry).
+      copy.verify_misses = std::min(copy.verify_misses + 1, backoff_doublings_max + 1);
+      copy.failures = std::max(copy.failures, copy.verify_misses - 1);
       fail_copy(copy, now, CopyPhase::pending);
+      S3CHAOS_ASSERT(copy.failures >= copy.verify_misses);
       journal_copy(photo, target, copy);
     } else {
       // The read itself failed: the object's fate is still unknown; read again later.
