@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -11,10 +12,12 @@
 #include <stdexcept>
 
 #include "fake_s3/http.hpp"
+#include "fake_s3/storage.hpp"
 #include "fake_s3_server/server.hpp"
 #include "s3proto/aws_chunked.hpp"
 #include "s3proto/checksum.hpp"
 #include "sim/assert.hpp"
+#include "sim/posix_file_system.hpp"
 
 namespace s3chaos::fake_s3_server {
 
@@ -227,6 +230,9 @@ struct Service::State {
   std::map<std::string, std::string, std::less<>> secrets;
   std::atomic<std::uint64_t> driver_request_count{0};
 
+  // The store's files (--data-dir); declared before the core that writes through it.
+  std::unique_ptr<sim::PosixFileSystem> file_system;
+
   mutable std::mutex mutex;  // guards everything below
   std::optional<fake_s3::FaultyS3> faulty;
   fake_s3::FaultPlan plan;  // as given (times from its load)
@@ -251,7 +257,8 @@ struct Service::State {
   }
 
   // Swaps in a FaultyS3 for `new_plan` (times from `origin`), keeping the core and its store.
-  void install_plan_locked(fake_s3::FaultPlan new_plan, TimeNs origin, TimeNs now) {
+  void install_plan_locked(fake_s3::FaultPlan new_plan, TimeNs origin, TimeNs now,
+                           std::unique_ptr<fake_s3::ObjectStorage> storage = nullptr) {
     fake_s3::FaultPlan shifted = shift_plan(new_plan, origin);
     // Events already in the past of a plan being reinstalled have happened.
     std::erase_if(shifted.events, [now](const fake_s3::FaultEvent& e) { return e.at_ns < now; });
@@ -263,7 +270,7 @@ struct Service::State {
     }
     const TimeNs retention =
         std::max(options.core_settings.history_retention_ns, stale_retention_ns(shifted));
-    faulty.emplace(options.core_settings, std::move(shifted), options.seed);
+    faulty.emplace(options.core_settings, std::move(shifted), options.seed, std::move(storage));
     if (core) {
       core->set_history_retention(retention);
       faulty->core() = std::move(*core);
@@ -344,13 +351,18 @@ Service::Service(ServiceOptions options, Clock clock) : state_(std::make_unique<
   for (const auto& credentials : state_->options.credentials) {
     state_->secrets[credentials.access_key_id] = credentials.secret_access_key;
   }
-  if (!state_->options.data_dir.empty()) {
-    throw std::runtime_error("--data-dir " + state_->options.data_dir +
-                             ": persistent storage is not available in this build");
+  std::unique_ptr<fake_s3::ObjectStorage> storage;
+  const std::string& data_dir = state_->options.data_dir;
+  if (!data_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(data_dir, ec);
+    if (ec) throw std::runtime_error("--data-dir " + data_dir + ": " + ec.message());
+    state_->file_system = std::make_unique<sim::PosixFileSystem>(data_dir);
+    storage = fake_s3::open_persistent_storage(*state_->file_system, "");
   }
   std::lock_guard lock(state_->mutex);
   const TimeNs now = state_->now_locked();
-  state_->install_plan_locked(state_->options.fault_plan, now, now);
+  state_->install_plan_locked(state_->options.fault_plan, now, now, std::move(storage));
 }
 
 Service::~Service() = default;
