@@ -22,6 +22,7 @@ import time
 SERVER_START_SECONDS_MAX = 30
 SERVER_STOP_SECONDS_MAX = 10
 CLIENT_COMMAND_SECONDS_MAX = 60
+SLOW_COMMAND_SECONDS = 5
 
 # ctest's SKIP_RETURN_CODE: the client under test is not installed on this machine.
 EXIT_SKIPPED = 77
@@ -187,6 +188,9 @@ def run(command, env, what, timeout=CLIENT_COMMAND_SECONDS_MAX, expect_status=0,
     result.stdout = stdout
     result.stderr = stderr
     result.seconds = time.monotonic() - started
+    if result.seconds > SLOW_COMMAND_SECONDS:
+        # Not a failure (the machine may be busy), but a stall worth seeing in the log.
+        print(f"slow: {what} took {result.seconds:.1f} s", file=sys.stderr)
     return result
 
 
