@@ -14,10 +14,11 @@ The five measurements (nginx GET, fake-s3 PUT and GET, s3rver PUT and GET) run o
 other, and the whole sequence is repeated --rounds times; each figure is the median over the
 rounds, so a burst of load from elsewhere on the machine moves one round, not one server.
 
-Servers: fake-s3 in memory (no --data-dir), one process; s3rver under node with its data in a
-temporary directory (on /dev/shm when there is one, so its disk is memory too); nginx with one
-worker process, access log off, sendfile on. Each runs as this script's own child on a free
-loopback port and is stopped by its PID.
+Servers: fake-s3 in memory (no --data-dir), its default two I/O threads; s3rver under node
+(one thread, as it always runs) with its data in a temporary directory (on /dev/shm when there
+is one, so its disk is memory too); nginx with one worker process per core, access log off,
+sendfile on. Each runs as this script's own child on a free loopback port and is stopped by
+its PID.
 """
 
 import argparse
@@ -116,7 +117,7 @@ def start_nginx(work):
     config = os.path.join(work, "nginx.conf")
     with open(config, "w") as out:
         out.write(f"""
-worker_processes 1;
+worker_processes auto;
 daemon off;
 master_process on;
 pid {work}/nginx.pid;
