@@ -62,6 +62,16 @@ def other_on_path(name, debian_path):
             continue
         if os.path.realpath(candidate) == os.path.realpath(debian_path):
             continue
+        if os.sep + "shims" + os.sep in candidate:
+            # A pyenv shim: run the program it stands for, not pyenv's dispatcher (which costs
+            # a start-up per command and depends on pyenv's own environment).
+            pyenv = shutil.which("pyenv") or os.path.expanduser("~/.pyenv/bin/pyenv")
+            if os.access(pyenv, os.X_OK):
+                resolved = subprocess.run([pyenv, "which", name], capture_output=True, text=True,
+                                          timeout=30)
+                target = resolved.stdout.strip()
+                if resolved.returncode == 0 and os.access(target, os.X_OK):
+                    return target
         return candidate
     return None
 
