@@ -1,10 +1,12 @@
 // The S3 core: see core.hpp for the contract.
 #include "fake_s3/core.hpp"
 
+#include <openssl/evp.h>
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstring>
+
 #include <set>
 
 #include "errors.hpp"
@@ -74,6 +76,31 @@ std::string_view strip_quotes(std::string_view etag) {
 
 bool starts_with(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
+}
+
+// The MD5 of a body, once per PUT or part (the ETag needs it; nothing else does). The digest
+// is fetched from OpenSSL's provider once: EVP_Digest with EVP_md5() fetches it again on every
+// call, which costs about 6 % of an MD5 of 4 KiB.
+using Md5 = std::array<unsigned char, 16>;
+Md5 body_md5(std::string_view bytes) {
+  static EVP_MD* const fetched = EVP_MD_fetch(nullptr, "MD5", nullptr);
+  if (!fetched) return s3proto::md5(bytes);
+  Md5 digest{};
+  unsigned int length = 0;
+  const int done = EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, fetched, nullptr);
+  S3CHAOS_ASSERT(done == 1 && length == digest.size());
+  return digest;
+}
+
+// "\"<32 hex digits>\"", the ETag of a single-part object or a part, in one allocation.
+std::string quoted_hex(const Md5& digest) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out(2 + 2 * digest.size(), '"');
+  for (std::size_t i = 0; i < digest.size(); ++i) {
+    out[1 + 2 * i] = digits[digest[i] >> 4];
+    out[2 + 2 * i] = digits[digest[i] & 0x0f];
+  }
+  return out;
 }
 
 std::string quoted(std::string_view hex) {
@@ -584,13 +611,22 @@ std::optional<S3Error> validate_metadata(const CoreSettings& settings, const Use
 
 }  // namespace
 
+using KeyMap = std::map<std::string, KeyHistory, std::less<>>;
+
 // Appends `version` to the key's history, registers it as pending if it is volatile, and
-// drops history the retention window no longer needs.
-static void store_version(S3Core::State& state, const CoreSettings& settings, Bucket& bucket,
-                          std::string_view bucket_name, std::string_view key, Version version,
-                          TimeNs now) {
-  auto it = bucket.keys.find(key);
-  if (it == bucket.keys.end()) it = bucket.keys.emplace(std::string(key), KeyHistory{}).first;
+// drops history the retention window no longer needs. `position` is keys.lower_bound(key),
+// which a caller that looked the key up already has (one tree walk per PUT, not three).
+// Returns the key's entry, or keys.end() if the history ended with a forgotten delete.
+static KeyMap::iterator store_version(S3Core::State& state, const CoreSettings& settings,
+                                      Bucket& bucket, std::string_view bucket_name,
+                                      std::string_view key, Version version, TimeNs now,
+                                      KeyMap::iterator position) {
+  // O(1) half of "position is lower_bound(key)": it is not before the key.
+  S3CHAOS_ASSERT(position == bucket.keys.end() || std::string_view(position->first) >= key);
+  auto it = position;
+  if (it == bucket.keys.end() || it->first != key) {
+    it = bucket.keys.emplace_hint(position, std::string(key), KeyHistory{});
+  }
   KeyHistory& history = it->second;
   if (!version.durable) {
     PendingVersion pending{std::string(bucket_name), std::string(key),
@@ -614,7 +650,16 @@ static void store_version(S3Core::State& state, const CoreSettings& settings, Bu
   if (history.versions.size() == 1 && history.versions.front().is_delete &&
       history.versions.front().durable && history.versions.front().acked_at <= horizon) {
     bucket.keys.erase(it);
+    return bucket.keys.end();
   }
+  return it;
+}
+
+static void store_version(S3Core::State& state, const CoreSettings& settings, Bucket& bucket,
+                          std::string_view bucket_name, std::string_view key, Version version,
+                          TimeNs now) {
+  store_version(state, settings, bucket, bucket_name, key, std::move(version), now,
+                bucket.keys.lower_bound(key));
 }
 
 Result<PutObjectOutput> S3Core::put_object(const RequestContext& ctx, PutObjectInput input) {
@@ -622,26 +667,32 @@ Result<PutObjectOutput> S3Core::put_object(const RequestContext& ctx, PutObjectI
   Bucket* bucket = state_->find_bucket(input.bucket);
   if (!bucket) return errors::no_such_bucket(input.bucket);
   if (auto error = validate_key(settings_, input.bucket, input.key)) return *error;
-  const std::string resource = errors::resource_of(input.bucket, input.key);
+  // Built only for an error: a successful PUT never needs it.
+  auto resource = [&input] { return errors::resource_of(input.bucket, input.key); };
   if (input.body.size() > settings_.object_size_max_bytes) {
     return errors::make(400, "EntityTooLarge",
-                        "Your proposed upload exceeds the maximum allowed object size.", resource);
+                        "Your proposed upload exceeds the maximum allowed object size.",
+                        resource());
   }
-  if (auto error = validate_metadata(settings_, input.user_metadata, resource)) return *error;
-  const auto md5_raw = s3proto::md5(input.body);
-  if (auto error =
-          verify_digests(input.content_md5, input.checksums, md5_raw, input.body, resource)) {
-    return *error;
+  if (!input.user_metadata.empty()) {
+    if (auto error = validate_metadata(settings_, input.user_metadata, resource())) return *error;
   }
+  const auto md5_raw = body_md5(input.body);
+  if (input.content_md5 || !input.checksums.empty()) {
+    if (auto error =
+            verify_digests(input.content_md5, input.checksums, md5_raw, input.body, resource())) {
+      return *error;
+    }
+  }
+  const auto position = bucket->keys.lower_bound(input.key);
   if (input.if_none_match_star || input.if_match) {
-    auto found = bucket->keys.find(input.key);
-    const Version* current =
-        found == bucket->keys.end() ? nullptr : visible_version(found->second, ctx.now);
-    if (input.if_none_match_star && current) return errors::precondition_failed(resource);
+    const bool exists = position != bucket->keys.end() && position->first == input.key;
+    const Version* current = exists ? visible_version(position->second, ctx.now) : nullptr;
+    if (input.if_none_match_star && current) return errors::precondition_failed(resource());
     if (input.if_match) {
       if (!current) return errors::no_such_key(input.bucket, input.key);
       if (!etag_list_matches(*input.if_match, current->meta.etag)) {
-        return errors::precondition_failed(resource);
+        return errors::precondition_failed(resource());
       }
     }
   }
@@ -649,8 +700,7 @@ Result<PutObjectOutput> S3Core::put_object(const RequestContext& ctx, PutObjectI
   Version version;
   version.sequence = next_version_sequence_++;
   version.meta.key = input.key;
-  version.meta.etag = quoted(s3proto::hex_encode(
-      std::string_view(reinterpret_cast<const char*>(md5_raw.data()), md5_raw.size())));
+  version.meta.etag = quoted_hex(md5_raw);
   version.meta.last_modified = ctx.now;
   version.meta.content_type =
       input.content_type.empty() ? "binary/octet-stream" : std::move(input.content_type);
@@ -667,14 +717,16 @@ Result<PutObjectOutput> S3Core::put_object(const RequestContext& ctx, PutObjectI
   version.durable = ctx.durability_lag_ns <= 0;
 
   if (storage_ && version.durable && storage_->put_object(stored_of(input.bucket, version))) {
-    return errors::internal_error(resource);
+    return errors::internal_error(resource());
   }
   PutObjectOutput output;
   output.etag = version.meta.etag;
   output.checksums = std::move(input.checksums);
   output.version_sequence = version.sequence;
-  store_version(*state_, settings_, *bucket, input.bucket, input.key, std::move(version), ctx.now);
-  S3CHAOS_ASSERT(bucket->keys.find(input.key) != bucket->keys.end());
+  const auto stored = store_version(*state_, settings_, *bucket, input.bucket, input.key,
+                                    std::move(version), ctx.now, position);
+  S3CHAOS_ASSERT(stored != bucket->keys.end() && stored->first == input.key &&
+                 stored->second.versions.back().sequence == output.version_sequence);
   return output;
 }
 
@@ -853,7 +905,7 @@ Result<CopyObjectOutput> S3Core::copy_object(const RequestContext& ctx,
   version.meta.key = input.key;
   // A copy is stored as one new single-part object (S3 does so for copies up to 5 GiB): its
   // ETag is the MD5 of the bytes copied, even when the source was multipart.
-  version.meta.etag = quoted(s3proto::md5_hex(*source->bytes));
+  version.meta.etag = quoted_hex(body_md5(*source->bytes));
   version.meta.parts_count = 0;
   version.meta.last_modified = ctx.now;
   if (input.replace_metadata) {
@@ -976,15 +1028,14 @@ Result<std::string> S3Core::upload_part(const RequestContext& ctx, UploadPartInp
     return errors::make(400, "EntityTooLarge",
                         "Your proposed upload exceeds the maximum allowed object size.", resource);
   }
-  const auto md5_raw = s3proto::md5(input.body);
+  const auto md5_raw = body_md5(input.body);
   if (auto error =
           verify_digests(input.content_md5, input.checksums, md5_raw, input.body, resource)) {
     return *error;
   }
   Part part;
   part.md5 = md5_raw;
-  part.etag = quoted(s3proto::hex_encode(
-      std::string_view(reinterpret_cast<const char*>(md5_raw.data()), md5_raw.size())));
+  part.etag = quoted_hex(md5_raw);
   part.last_modified = ctx.now;
   part.bytes = std::make_shared<const std::string>(std::move(input.body));
   std::string etag = part.etag;
