@@ -2,9 +2,9 @@
 // plus content files on SimDisk and on a real directory) shows every bucket, durable object
 // (bytes and metadata) and multipart upload it acknowledged, and nothing volatile; hostile
 // keys never become paths; damage is reported on open; disk errors give 500 and change
-// nothing; and at every crash point of a PUT/overwrite/DELETE/Copy/multipart sequence the
-// store reopens cleanly with every acknowledged object intact (with a switch that breaks the
-// store, the same enumeration finds the loss, so it can fail).
+// nothing; and at every crash point (with torn writes) of a PUT/overwrite/DELETE/Copy/
+// multipart sequence the store reopens cleanly with every acknowledged object intact (with a
+// switch that breaks the store, the same enumeration finds the loss, so it can fail).
 #include "fake_s3/storage.hpp"
 
 #include <gtest/gtest.h>
@@ -342,6 +342,24 @@ TEST_F(PersistentStorageTest, DamageIsReportedOnOpenNamingTheObject) {
   EXPECT_THROW(open(), StorageError);
 }
 
+TEST_F(PersistentStorageTest, AMetadataFileThatIsNotADatabaseIsReported) {
+  // Garbage where the SQLite database should be: opening fails with a StorageError naming the
+  // file, and nothing is overwritten.
+  ASSERT_FALSE(disk.make_directory("srv/data"));
+  ASSERT_FALSE(disk.create_file("srv/data/metadata.db"));
+  const std::string garbage(4096, 'G');
+  ASSERT_FALSE(disk.write_at("srv/data/metadata.db", 0, garbage));
+  try {
+    open();
+    FAIL() << "opened a store whose database is garbage";
+  } catch (const StorageError& error) {
+    EXPECT_NE(std::string(error.what()).find("metadata.db"), std::string::npos) << error.what();
+  }
+  std::string after;
+  ASSERT_FALSE(disk.read_at("srv/data/metadata.db", 0, garbage.size() + 1, after));
+  EXPECT_EQ(after, garbage);
+}
+
 TEST_F(PersistentStorageTest, LeftoversOfAnInterruptedWriteAreRemovedOnOpen) {
   // A temporary file and a content file no record refers to (a crash between the rename and
   // the commit) are removed when the store opens; recorded content stays.
@@ -456,13 +474,18 @@ std::map<std::string, std::string> objects_of(const S3Core& core, std::string& d
 
 // Runs the workload at every crash point; returns the points whose check failed, described.
 std::vector<std::string> crash_point_violations(PersistentStorageOptions options,
-                                                std::uint64_t& points) {
+                                                std::uint64_t& points, std::uint64_t& torn_files) {
   sim::SimDisk disk(sim::RandomStream::named(11, "disk"));
   sim::seed_sqlite_randomness(11);
   {
     S3Core core(small_parts(), open_persistent_storage(disk, "data"));
     EXPECT_TRUE(core.create_bucket(at(0), "photos").ok());
   }
+  // Torn writes too: at each crash, a file with unsynced changes keeps, half of the time, a
+  // torn prefix of them (the WAL's tail, a content file being written).
+  sim::DiskFaults torn;
+  torn.torn_write_probability = 0.5;
+  disk.set_faults(torn);
   std::string upload_id;
   std::vector<CompletedPart> parts;
   const std::vector<Step> steps = {
@@ -580,8 +603,11 @@ std::vector<std::string> crash_point_violations(PersistentStorageOptions options
       violations.push_back(where + "the store does not open: " + error.what());
     }
   };
-  points =
-      sim::enumerate_crash_points(disk, sim::RandomStream::named(11, "crash"), workload, check);
+  points = sim::enumerate_crash_points(disk, sim::RandomStream::named(11, "crash"), workload,
+                                       [&](std::uint64_t k) {
+                                         torn_files += disk.torn_file_count();
+                                         check(k);
+                                       });
   return violations;
 }
 
@@ -589,8 +615,10 @@ TEST(PersistentStorageCrash, EveryCrashPointKeepsEveryAcknowledgedObject) {
   // At every crash point of PUT/overwrite/DELETE/Copy/multipart, the reopened store holds
   // exactly the acknowledged objects (plus, possibly, the step in flight) with their bytes.
   std::uint64_t points = 0;
-  const auto violations = crash_point_violations({}, points);
+  std::uint64_t torn_files = 0;
+  const auto violations = crash_point_violations({}, points, torn_files);
   EXPECT_GT(points, 100u);
+  EXPECT_GT(torn_files, 10u);  // the torn-write runs really tore something
   std::cout << points << " crash points checked\n";
   for (const std::string& violation : violations) ADD_FAILURE() << violation;
 }
@@ -601,7 +629,8 @@ TEST(PersistentStorageCrash, WithoutTheDirectoryFsyncTheEnumerationFindsALoss) {
   PersistentStorageOptions broken;
   broken.sync_directories = false;
   std::uint64_t points = 0;
-  const auto violations = crash_point_violations(broken, points);
+  std::uint64_t torn_files = 0;
+  const auto violations = crash_point_violations(broken, points, torn_files);
   EXPECT_FALSE(violations.empty());
   if (!violations.empty())
     std::cout << "first of " << violations.size() << ": " << violations[0] << "\n";
