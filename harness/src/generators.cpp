@@ -76,7 +76,20 @@ int vendor_of(const GeneratedCase& generated, const GeneratedS3Fault& fault) {
 
 bool fault_admitted(const GeneratedCase& generated, const GeneratedS3Fault& fault,
                     std::optional<int>& rot_vendor) {
-  if (fault.kind != S3FaultKind::bit_rot || generated.beyond_contract) return true;
+  if (generated.beyond_contract) return true;
+  if (fault.kind == S3FaultKind::stale_reads) {
+    // A vendor that stores damaged bytes under a 200 must at least read consistently: with
+    // stale reads a verification can see the good version a damaged re-upload replaced (same
+    // ETag, same size), and no client can tell them apart.
+    for (const GeneratedS3Fault& other : generated.s3_faults) {
+      if (other.kind == S3FaultKind::truncate_write &&
+          vendor_of(generated, other) == vendor_of(generated, fault)) {
+        return false;
+      }
+    }
+    return true;
+  }
+  if (fault.kind != S3FaultKind::bit_rot) return true;
   if (generated.targets < 2) return false;
   if (!rot_vendor) rot_vendor = vendor_of(generated, fault);
   return *rot_vendor == vendor_of(generated, fault);

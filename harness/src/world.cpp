@@ -618,7 +618,7 @@ class World {
   }
 
   // Keys the journal assigned to photos whose acknowledgement did not carry one (a policy
-  // that acknowledges before the journal entry exists).
+  // that acknowledges before the journal entry exists), and evictions it recorded.
   void learn_keys_from_journal() {
     if (!uploader_) return;
     for (const uploader::PhotoView& view : uploader_->journal_view()) {
@@ -628,6 +628,12 @@ class World {
       if (photo.key.empty() && photo.acked_ns) {
         photo.key = view.object_key;
         key_photo_[view.object_key] = it->second;
+      }
+      // An eviction journaled by a process that died later in the same call: its PhotoEvicted
+      // died with it, the journal (what recovery goes by) holds it.
+      if (view.state == uploader::PhotoState::evicted && photo.acked_ns && !photo.evicted_ns) {
+        photo.evicted_ns = scheduler_.now();
+        last_eviction_ns_ = std::max(last_eviction_ns_, scheduler_.now());
       }
     }
   }

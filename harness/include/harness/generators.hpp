@@ -7,7 +7,9 @@
 // The durability contract. `protected` is configured with a settle time; the store promises
 // that a write it acknowledged at t is durable at t + W. Inside the contract every life/death
 // window's lag W is shorter than the case's settle time, and bit rot (a store losing an object
-// after it was durable) only strikes one of two required vendors ("one vendor is one basket").
+// after it was durable) only strikes one of two required vendors ("one vendor is one basket"),
+// and a vendor that keeps truncated writes it answered 200 does not also serve stale reads (a
+// verification could then see the good version the damaged re-upload replaced).
 // Inside it protected must hold every check; every unsafe policy of the catalogue must be
 // caught. GeneratorOptions::beyond_contract adds faults past it (lags longer than the settle
 // time, bit rot of a single vendor or of both), where protected may lose photos too.
