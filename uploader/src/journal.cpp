@@ -147,10 +147,49 @@ std::optional<std::int64_t> Journal::insert_photo(const PhotoView& photo, std::s
                                                   const std::optional<std::string>& fixed_key,
                                                   std::string& object_key) {
   if (!exec("BEGIN IMMEDIATE;")) return std::nullopt;
-  auto fail = [&]() -> std::optional<std::int64_t> {
+  const auto row_id = insert_row(photo, target_count, key_prefix, fixed_key, object_key);
+  if (!row_id.has_value() || !exec("COMMIT;")) {
     exec("ROLLBACK;");
     return std::nullopt;
-  };
+  }
+  return row_id;
+}
+
+bool Journal::insert_photos(const std::vector<PhotoView>& photos, std::size_t target_count,
+                            const std::string& key_prefix,
+                            const std::vector<std::optional<std::string>>& fixed_keys,
+                            std::vector<std::int64_t>& row_ids,
+                            std::vector<std::string>& object_keys) {
+  row_ids.clear();
+  object_keys.clear();
+  if (!exec("BEGIN IMMEDIATE;")) return false;
+  for (std::size_t i = 0; i < photos.size(); ++i) {
+    std::string object_key;
+    const std::optional<std::string> fixed = fixed_keys.empty() ? std::nullopt : fixed_keys.at(i);
+    const auto row_id = insert_row(photos[i], target_count, key_prefix, fixed, object_key);
+    if (!row_id.has_value()) {
+      exec("ROLLBACK;");
+      row_ids.clear();
+      object_keys.clear();
+      return false;
+    }
+    row_ids.push_back(*row_id);
+    object_keys.push_back(std::move(object_key));
+  }
+  if (!exec("COMMIT;")) {
+    exec("ROLLBACK;");
+    row_ids.clear();
+    object_keys.clear();
+    return false;
+  }
+  return true;
+}
+
+std::optional<std::int64_t> Journal::insert_row(const PhotoView& photo, std::size_t target_count,
+                                                const std::string& key_prefix,
+                                                const std::optional<std::string>& fixed_key,
+                                                std::string& object_key) {
+  auto fail = []() -> std::optional<std::int64_t> { return std::nullopt; };
   std::int64_t row_id = 0;
   {
     // A received row left by an ingest whose cleanup failed: never acknowledged, so replace it.
@@ -196,7 +235,6 @@ std::optional<std::int64_t> Journal::insert_photo(const PhotoView& photo, std::s
     copy.bind(2, static_cast<std::int64_t>(target));
     if (copy.step() != SQLITE_DONE) return fail();
   }
-  if (!exec("COMMIT;")) return fail();
   return row_id;
 }
 

@@ -39,6 +39,14 @@ class Journal {
                                            const std::string& key_prefix,
                                            const std::optional<std::string>& fixed_key,
                                            std::string& object_key);
+  // Group commit: inserts every photo of `photos` as insert_photo does, all in ONE
+  // transaction (one commit, so one set of journal syncs for the batch). On success
+  // `row_ids` and `object_keys` hold one entry per photo, in order; on failure nothing is
+  // inserted. `fixed_keys` is empty or has one entry per photo.
+  bool insert_photos(const std::vector<PhotoView>& photos, std::size_t target_count,
+                     const std::string& key_prefix,
+                     const std::vector<std::optional<std::string>>& fixed_keys,
+                     std::vector<std::int64_t>& row_ids, std::vector<std::string>& object_keys);
   bool set_state(std::int64_t row_id, PhotoState state);
   bool set_copy(std::int64_t row_id, std::size_t target, const CopyView& copy);
   bool delete_photo(std::int64_t row_id);
@@ -49,6 +57,11 @@ class Journal {
   std::string last_error() const;
 
  private:
+  // The statements of one insert, inside a transaction the caller opened.
+  std::optional<std::int64_t> insert_row(const PhotoView& photo, std::size_t target_count,
+                                         const std::string& key_prefix,
+                                         const std::optional<std::string>& fixed_key,
+                                         std::string& object_key);
   bool exec(const char* sql);
   sqlite3* db_ = nullptr;
 };

@@ -285,14 +285,15 @@ struct Uploader::State {
   // --- content files -------------------------------------------------------------------
 
   // write temp, fsync it, rename into content/, fsync content/ (unless no-dir-fsync).
-  std::error_code write_content(const std::string& content_name, const std::string& bytes) {
+  std::error_code write_content(const std::string& content_name, const std::string& bytes,
+                                bool sync_directory_now = true) {
     const std::string temp = temp_path(content_name);
     if (auto error = file_system.create_file(temp)) return error;
     if (auto error = file_system.truncate(temp, 0)) return error;
     if (auto error = file_system.write_at(temp, 0, bytes)) return error;
     if (auto error = file_system.sync_file(temp)) return error;
     if (auto error = file_system.rename(temp, content_path(content_name))) return error;
-    if (settings.policy.sync_content_directory) {
+    if (settings.policy.sync_content_directory && sync_directory_now) {
       if (auto error = file_system.sync_directory(content_directory())) return error;
     }
     return {};
@@ -891,7 +892,133 @@ struct Uploader::State {
     metrics.cache_photos += 1;
     if (!acked_early) acknowledge(actions, arrival.photo_id, object_key);
   }
+
+  void ingest_batch(sim::TimeNs now, const std::vector<PhotoArrival>& arrivals, Actions& actions);
 };
+
+// Group commit: the photos' content files are written and fsynced one by one, their renames
+// made durable by ONE directory fsync, and their rows inserted in ONE journal transaction;
+// then all are acknowledged. Durability before acknowledgement holds exactly as in
+// ingest(): no photo is acknowledged before its bytes, its name and its row are durable.
+// A failure of the shared steps refuses the whole batch (503) and removes its files.
+void Uploader::State::ingest_batch(sim::TimeNs now, const std::vector<PhotoArrival>& arrivals,
+                                   Actions& actions) {
+  // ack-before-fsync's early answer belongs to the one-by-one path; so does a lone photo.
+  if (!ready || !settings.policy.ack_after_durable || arrivals.size() < 2) {
+    for (const PhotoArrival& arrival : arrivals) ingest(now, arrival, actions);
+    return;
+  }
+  struct Staged {
+    const PhotoArrival* arrival = nullptr;
+    PhotoView view;
+  };
+  std::vector<Staged> staged;
+  std::vector<std::optional<std::string>> fixed_keys;
+  std::set<std::string> ids_in_batch;
+  std::vector<const PhotoArrival*> later;  // an id twice in the batch: after the commit
+  std::uint64_t batch_bytes = 0;
+  for (const PhotoArrival& arrival : arrivals) {
+    if (!ids_in_batch.insert(arrival.photo_id).second) {
+      later.push_back(&arrival);
+      continue;
+    }
+    if (!valid_photo_id(arrival.photo_id, settings.photo_id_bytes_max)) {
+      refuse(actions, arrival.photo_id, 400,
+             "photo id must be 1 to " + std::to_string(settings.photo_id_bytes_max) +
+                 " printable ASCII bytes");
+      continue;
+    }
+    if (arrival.bytes.size() > settings.photo_bytes_max) {
+      refuse(actions, arrival.photo_id, 413, "photo larger than photo_bytes_max");
+      continue;
+    }
+    if (s3proto::checksum_base64(arrival.checksum_algorithm, arrival.bytes) !=
+        arrival.checksum_base64) {
+      refuse(actions, arrival.photo_id, 400, "bytes do not match the client's checksum");
+      continue;
+    }
+    const std::string md5 = s3proto::md5_hex(arrival.bytes);
+    if (auto it = known.find(arrival.photo_id); it != known.end()) {
+      if (it->second.md5_hex != md5) {
+        refuse(actions, arrival.photo_id, 409, "photo id already used for other bytes");
+      } else if (it->second.state == PhotoState::lost) {
+        refuse(actions, arrival.photo_id, 409, "photo id lost locally; post a new id");
+      } else {
+        acknowledge(actions, arrival.photo_id, it->second.object_key);
+      }
+      continue;
+    }
+    if (metrics.cache_bytes + batch_bytes + arrival.bytes.size() > settings.cache_bytes_max ||
+        metrics.cache_photos + staged.size() + 1 > settings.cache_photos_max) {
+      refuse(actions, arrival.photo_id, 503, "local cache full; retry later");
+      continue;
+    }
+    Staged next;
+    next.arrival = &arrival;
+    next.view.photo_id = arrival.photo_id;
+    next.view.size_bytes = arrival.bytes.size();
+    next.view.md5_hex = md5;
+    next.view.checksum_algorithm = arrival.checksum_algorithm;
+    next.view.checksum_base64 = arrival.checksum_base64;
+    next.view.content_name = std::to_string(boot) + "-" + std::to_string(++content_sequence);
+    next.view.state = PhotoState::acknowledged;
+    if (write_content(next.view.content_name, arrival.bytes, /*sync_directory_now=*/false)) {
+      note_io_error();
+      if (file_system.exists(temp_path(next.view.content_name))) {
+        (void)file_system.remove(temp_path(next.view.content_name));
+      }
+      if (file_system.exists(content_path(next.view.content_name))) {
+        (void)file_system.remove(content_path(next.view.content_name));
+      }
+      refuse(actions, arrival.photo_id, 503, "storing the photo failed; retry later");
+      continue;
+    }
+    fixed_keys.push_back(settings.policy.durable_keys ? std::nullopt
+                                                      : std::optional(durable_object_key(
+                                                            settings.key_prefix, ++key_counter)));
+    batch_bytes += arrival.bytes.size();
+    staged.push_back(std::move(next));
+  }
+  if (!staged.empty()) {
+    std::vector<PhotoView> views;
+    for (const Staged& photo : staged) views.push_back(photo.view);
+    std::vector<std::int64_t> row_ids;
+    std::vector<std::string> object_keys;
+    const bool names_durable =
+        !settings.policy.sync_content_directory || !file_system.sync_directory(content_directory());
+    const bool committed =
+        names_durable && journal.insert_photos(views, settings.targets.size(), settings.key_prefix,
+                                               fixed_keys, row_ids, object_keys);
+    if (!committed) {
+      note_io_error();
+      for (const Staged& photo : staged) {
+        // The rows were rolled back (or never written): the bytes belong to no row.
+        (void)file_system.remove(content_path(photo.view.content_name));
+        refuse(actions, photo.view.photo_id, 503,
+               names_durable ? "journal write failed; retry later"
+                             : "storing the photo failed; retry later");
+      }
+    } else {
+      S3CHAOS_ASSERT(row_ids.size() == staged.size() && object_keys.size() == staged.size());
+      for (std::size_t i = 0; i < staged.size(); ++i) {
+        PhotoView view = staged[i].view;
+        view.row_id = row_ids[i];
+        view.object_key = object_keys[i];
+        ActivePhoto photo;
+        photo.view = view;
+        photo.copies.resize(settings.targets.size());
+        for (Copy& copy : photo.copies) copy.next_attempt_ns = now;
+        known[view.photo_id] = KnownPhoto{view.row_id, view.content_name, view.md5_hex,
+                                          view.object_key, PhotoState::acknowledged};
+        reindex(active.emplace(view.row_id, std::move(photo)).first->second);
+        metrics.cache_bytes += view.size_bytes;
+        metrics.cache_photos += 1;
+        acknowledge(actions, view.photo_id, view.object_key);
+      }
+    }
+  }
+  for (const PhotoArrival* arrival : later) ingest(now, *arrival, actions);
+}
 
 Uploader::Uploader(sim::FileSystem& file_system, Settings settings, sim::RandomStream random) {
   const auto error = settings_error(settings);
@@ -925,6 +1052,13 @@ bool Uploader::ready() const {
 Actions Uploader::on_photo(sim::TimeNs now, const PhotoArrival& photo) {
   Actions actions;
   state_->ingest(now, photo, actions);
+  if (state_->ready) state_->pump(now, actions);
+  return actions;
+}
+
+Actions Uploader::on_photos(sim::TimeNs now, const std::vector<PhotoArrival>& photos) {
+  Actions actions;
+  state_->ingest_batch(now, photos, actions);
   if (state_->ready) state_->pump(now, actions);
   return actions;
 }

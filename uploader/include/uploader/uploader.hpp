@@ -238,6 +238,13 @@ class Uploader {
   // any requests and timer the new work needs).
   Actions on_photo(sim::TimeNs now, const PhotoArrival& photo);
 
+  // Group commit: several photos posted at once. Returns exactly one AcknowledgePhoto or
+  // RefusePhoto per photo (the same answer on_photo would give it), but the photos accepted
+  // share one directory fsync and one journal transaction, so a batch of n costs n content
+  // fsyncs plus one commit instead of n commits. Nothing is acknowledged before all of it is
+  // durable. A photo id twice in the batch is handled after the batch, as a re-post.
+  Actions on_photos(sim::TimeNs now, const std::vector<PhotoArrival>& photos);
+
   // The store answered. Unknown ids (late, duplicate, previous incarnation) are ignored.
   Actions on_response(sim::TimeNs now, const ObjectStoreResponse& response);
 
