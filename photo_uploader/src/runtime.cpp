@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <future>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <variant>
 
 #include "photo_uploader/photo_uploader.hpp"
@@ -23,6 +25,9 @@ using Clock = std::chrono::steady_clock;
 
 // Each Runtime in a process registers its own SQLite VFS (tests run several).
 std::atomic<std::uint64_t> vfs_counter{0};
+
+// Photos handed to the core in one group commit at most.
+constexpr std::size_t ingest_batch_max = 64;
 
 // Request ids of reads the runtime makes for GET /photos/{id} after eviction: the top bit set,
 // so they can never collide with the core's ids (boot << 32 | sequence, boot < 2^31).
@@ -83,18 +88,21 @@ struct Runtime::Impl {
     }
   }
 
-  void apply(const uploader::Actions& actions, IngestOutcome* outcome) {
+  // Carries out the core's actions; the answers to photos go into `outcomes` by photo id.
+  void apply(const uploader::Actions& actions, std::map<std::string, IngestOutcome>* outcomes) {
     for (const uploader::Action& action : actions) {
       if (const auto* ack = std::get_if<uploader::AcknowledgePhoto>(&action)) {
-        if (outcome) {
-          outcome->http_status = 200;
-          outcome->object_key = ack->object_key;
+        if (outcomes) {
+          IngestOutcome& outcome = (*outcomes)[ack->photo_id];
+          outcome.http_status = 200;
+          outcome.object_key = ack->object_key;
         }
       } else if (const auto* refuse = std::get_if<uploader::RefusePhoto>(&action)) {
-        if (outcome) {
-          outcome->http_status = refuse->http_status;
-          outcome->reason = refuse->reason;
-          outcome->retry_after_seconds = refuse->retry_after_seconds;
+        if (outcomes) {
+          IngestOutcome& outcome = (*outcomes)[refuse->photo_id];
+          outcome.http_status = refuse->http_status;
+          outcome.reason = refuse->reason;
+          outcome.retry_after_seconds = refuse->retry_after_seconds;
         }
       } else if (const auto* request = std::get_if<uploader::ObjectStoreRequest>(&action)) {
         s3->send(*request, [this](uploader::ObjectStoreResponse response) {
@@ -115,9 +123,41 @@ struct Runtime::Impl {
     }
   }
 
+  // Group commit: every photo waiting when the driver comes round goes to the core in one
+  // on_photos call (one directory fsync and one journal transaction for all), up to
+  // ingest_batch_max and never the same id twice in a batch. Called with `lock` held.
+  void ingest_waiting(std::unique_lock<std::mutex>& lock) {
+    std::vector<PendingIngest> batch;
+    std::set<std::string> ids;
+    while (!ingests.empty() && batch.size() < ingest_batch_max &&
+           ids.insert(ingests.front().arrival.photo_id).second) {
+      batch.push_back(std::move(ingests.front()));
+      ingests.pop_front();
+    }
+    lock.unlock();
+    std::vector<uploader::PhotoArrival> arrivals;
+    arrivals.reserve(batch.size());
+    for (PendingIngest& pending : batch) arrivals.push_back(std::move(pending.arrival));
+    counters.ingest_requests += batch.size();
+    ++counters.ingest_batches;
+    std::map<std::string, IngestOutcome> outcomes;
+    apply(core->on_photos(now(), arrivals), &outcomes);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      auto it = outcomes.find(arrivals[i].photo_id);
+      // The core answers every photo; a missing answer would be a core bug, said as a 500.
+      batch[i].done.set_value(
+          it != outcomes.end() ? it->second : IngestOutcome{500, "", "the core gave no answer", 0});
+    }
+    lock.lock();
+  }
+
   void drive() {
     std::unique_lock lock(mutex);
     while (!stopping) {
+      if (!ingests.empty()) {
+        ingest_waiting(lock);
+        continue;
+      }
       if (!tasks.empty()) {
         auto task = std::move(tasks.front());
         tasks.pop_front();
@@ -200,6 +240,8 @@ struct Runtime::Impl {
       std::lock_guard lock(mutex);
       stopping = true;
       tasks.clear();
+      // Their promises break: the waiting handlers answer 503 (never acknowledged).
+      ingests.clear();
     }
     wake.notify_all();
     if (driver.joinable()) driver.join();
@@ -227,8 +269,13 @@ struct Runtime::Impl {
   std::mutex mutex;
   std::condition_variable wake;
   std::deque<std::function<void()>> tasks;  // guarded by mutex
-  bool stopping = false;                    // guarded by mutex
-  bool running = false;                     // guarded by mutex
+  struct PendingIngest {
+    uploader::PhotoArrival arrival;
+    std::promise<IngestOutcome> done;
+  };
+  std::deque<PendingIngest> ingests;  // guarded by mutex
+  bool stopping = false;              // guarded by mutex
+  bool running = false;               // guarded by mutex
   std::thread driver;
   // Driver thread only.
   std::optional<sim::TimeNs> timer_at_ns;
@@ -252,15 +299,23 @@ void Runtime::stop() {
 }
 
 IngestOutcome Runtime::ingest(uploader::PhotoArrival photo) {
-  IngestOutcome outcome;
-  outcome.http_status = 503;
-  outcome.reason = "the uploader is shutting down";
-  outcome.retry_after_seconds = impl_->config.settings.retry_after_seconds;
-  impl_->call([&] {
-    ++impl_->counters.ingest_requests;
-    impl_->apply(impl_->core->on_photo(impl_->now(), photo), &outcome);
-  });
-  return outcome;
+  IngestOutcome shutting_down;
+  shutting_down.http_status = 503;
+  shutting_down.reason = "the uploader is shutting down";
+  shutting_down.retry_after_seconds = impl_->config.settings.retry_after_seconds;
+  std::future<IngestOutcome> answer;
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->stopping || !impl_->running) return shutting_down;
+    impl_->ingests.push_back(Impl::PendingIngest{std::move(photo), {}});
+    answer = impl_->ingests.back().done.get_future();
+  }
+  impl_->wake.notify_one();
+  try {
+    return answer.get();
+  } catch (const std::future_error&) {
+    return shutting_down;
+  }
 }
 
 std::optional<std::string> Runtime::read_photo(const std::string& photo_id, int& status) {
@@ -352,6 +407,7 @@ std::string Runtime::metrics_json() {
                 {"cache_bytes_max", impl_->config.settings.cache_bytes_max},
                 {"store_responses", c.store_responses},
                 {"ingest_requests", c.ingest_requests},
+                {"ingest_batches", c.ingest_batches},
                 {"local_copies_lost", c.local_copies_lost},
                 {"policy", impl_->config.settings.policy.name}};
   });

@@ -3,9 +3,11 @@
 //
 // Runtime owns the core and runs it on one driver thread: every event (a photo posted, a
 // store response, the timer) is queued to that thread, which calls the core and carries out
-// the actions it returns. Content files and the SQLite journal live under the data directory,
-// through sim::PosixFileSystem and sim's SQLite VFS over it, so the code that ships is the
-// code the simulation tests. Store requests go through S3Client (SigV4 over net/).
+// the actions it returns. Photos posted while the driver is busy are handed to the core
+// together (Uploader::on_photos: group commit, one journal transaction for the batch); each is
+// answered only when the core says it is durable. Content files and the SQLite journal live under
+// the data directory, through sim::PosixFileSystem and sim's SQLite VFS over it, so the code that
+// ships is the code the simulation tests. Store requests go through S3Client (SigV4 over net/).
 //
 // IngestHandler is the HTTP face (net::HttpHandler) on 127.0.0.1:
 //   PUT  /photos/{id}   body = the photo, header x-amz-checksum-{sha256|crc32c|crc32|...}:
@@ -63,6 +65,8 @@ struct RuntimeCounters {
   std::uint64_t local_copies_lost = 0;
   std::uint64_t store_responses = 0;
   std::uint64_t ingest_requests = 0;
+  // Group commits (on_photos calls): ingest_requests / ingest_batches is the mean batch.
+  std::uint64_t ingest_batches = 0;
 };
 
 class Runtime {
