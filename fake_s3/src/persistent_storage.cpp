@@ -165,7 +165,12 @@ class PersistentStorage final : public ObjectStorage {
         content_directory_(join(directory_, "content")),
         options_(options),
         vfs_name_("fake_s3-storage-" + std::to_string(next_vfs_number_++)) {
-    open();
+    try {
+      open();
+    } catch (...) {
+      close();  // the destructor does not run for a constructor that throws
+      throw;
+    }
   }
 
   ~PersistentStorage() override { close(); }
