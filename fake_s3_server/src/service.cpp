@@ -100,7 +100,8 @@ net::Response to_net(fake_s3::HttpResponse response) {
 net::Response json_response(int status, const json& document) {
   net::Response out;
   out.status = status;
-  out.body = document.dump(2) + "\n";
+  // Messages may quote a client's invalid UTF-8: replaced, never thrown on.
+  out.body = document.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
   out.headers.emplace_back("Content-Type", "application/json");
   return out;
 }
@@ -287,8 +288,11 @@ struct Service::State {
   }
 
   net::Reply s3_error(const fake_s3::S3Error& error, const net::RequestHead& head) {
-    return net::Reply::respond_with(
-        to_net(fake_s3::error_response(error, next_driver_request_id(), head.method == "HEAD")));
+    net::Response response =
+        to_net(fake_s3::error_response(error, next_driver_request_id(), head.method == "HEAD"));
+    response.headers.emplace_back("Date", fake_s3::format_http_date(clock(), 0));
+    response.headers.emplace_back("Server", "AmazonS3");
+    return net::Reply::respond_with(std::move(response));
   }
 
   net::Reply admin(const net::RequestHead& head, const std::string& body);
@@ -693,12 +697,12 @@ fake_s3::TruthView Service::truth() const {
 
 std::string Service::truth_json() const {
   std::lock_guard lock(state_->mutex);
-  return state_->truth_locked().dump(2);
+  return state_->truth_locked().dump(2, ' ', false, json::error_handler_t::replace);
 }
 
 std::string Service::status_json() const {
   std::lock_guard lock(state_->mutex);
-  return state_->status_locked().dump(2);
+  return state_->status_locked().dump(2, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace s3chaos::fake_s3_server

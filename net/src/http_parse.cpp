@@ -34,7 +34,14 @@ std::optional<ParsedRequest> parse_request(std::string_view bytes, std::uint32_t
     offset += used;
     if (used == 0) break;
   }
-  if (!ec && !parser.is_done()) parser.put_eof(ec);
+  if (!ec && !parser.is_done()) {
+    // put_eof on a parser that saw no byte at all is a precondition violation in Beast.
+    if (parser.got_some()) {
+      parser.put_eof(ec);
+    } else {
+      ec = http::error::partial_message;
+    }
+  }
   if (ec || !parser.is_done()) {
     error = ec == http::error::header_limit ? ProtocolError::header_too_large
             : ec == http::error::body_limit ? ProtocolError::body_too_large
