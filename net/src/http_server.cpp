@@ -414,6 +414,19 @@ void HttpServer::stop() {
     impl_->io.stop();
     for (auto& thread : impl_->threads) thread.join();
     impl_->threads.clear();
+    // No I/O thread runs now: cut what is left (requests past the grace, connections accepted
+    // but not yet started) and let the aborted operations complete, so no socket outlives stop().
+    std::vector<std::shared_ptr<Session>> rest;
+    {
+      std::lock_guard lock(impl_->sessions_mutex);
+      for (auto& [id, weak] : impl_->sessions) {
+        if (auto session = weak.lock()) rest.push_back(std::move(session));
+      }
+    }
+    for (auto& session : rest) session->close();
+    rest.clear();
+    impl_->io.restart();
+    impl_->io.poll();
   }
   beast::error_code ignored;
   impl_->acceptor.close(ignored);
