@@ -154,24 +154,30 @@ struct Session : std::enable_shared_from_this<Session> {
       if (body_announced) keep_alive = false;
       return deliver(std::move(*decision.reply));
     }
-    if (parser->is_done()) return handle();
-    if (head.content_length && *head.content_length > decision.body_bytes_max) {
+    const bool body_complete = parser->is_done();
+    if (!body_complete && head.content_length && *head.content_length > decision.body_bytes_max) {
       return protocol_error(ProtocolError::body_too_large);
     }
-    parser->body_limit(decision.body_bytes_max);
-    if (head.expect_continue) {
-      auto interim =
-          std::make_shared<http::response<http::empty_body>>(http::status::continue_, head.version);
-      stream.expires_after(server.options.write_timeout);
-      http::async_write(
-          stream, *interim,
-          [self = shared_from_this(), interim](beast::error_code write_ec, std::size_t) {
-            if (write_ec) return self->close();
-            self->read_body();
-          });
-      return;
-    }
+    if (!body_complete) parser->body_limit(decision.body_bytes_max);
+    // A client that asked for 100 Continue gets it even when there is no body to send
+    // (Content-Length: 0): botocore, answered with the final status alone, misreads the next
+    // response on that pooled connection and stalls until the server closes it.
+    if (head.expect_continue) return send_continue(body_complete);
+    if (body_complete) return handle();
     read_body();
+  }
+
+  void send_continue(bool body_complete) {
+    auto interim =
+        std::make_shared<http::response<http::empty_body>>(http::status::continue_, head.version);
+    stream.expires_after(server.options.write_timeout);
+    http::async_write(stream, *interim,
+                      [self = shared_from_this(), interim, body_complete](
+                          beast::error_code write_ec, std::size_t) {
+                        if (write_ec) return self->close();
+                        if (body_complete) return self->handle();
+                        self->read_body();
+                      });
   }
 
   void read_body() {

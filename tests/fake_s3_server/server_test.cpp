@@ -266,6 +266,18 @@ TEST_F(ServerTest, ExpectContinueSendsContinueOnlyForAcceptedRequests) {
   EXPECT_EQ(raw_http::read_response(connection).status, 200);
   EXPECT_EQ(get("/expect/k").body, "continued body");
 
+  // An empty body still gets its 100 Continue before the final answer, and the connection
+  // stays usable (botocore sends this for every empty file and stalls without the 100).
+  Request empty{"PUT", "/expect/empty", {}, {{"Expect", "100-continue"}}, ""};
+  Connection empty_connection(port_);
+  empty_connection.send(raw_http::signed_request(empty, port_, good));
+  EXPECT_EQ(raw_http::read_response(empty_connection).status, 100);
+  EXPECT_EQ(raw_http::read_response(empty_connection).status, 200);
+  Request after{"PUT", "/expect/after", {}, {}, "next on the same connection"};
+  empty_connection.send(raw_http::signed_request(after, port_, good) + after.body);
+  EXPECT_EQ(raw_http::read_response(empty_connection).status, 200);
+  EXPECT_EQ(get("/expect/after").body, "next on the same connection");
+
   Connection refused(port_);
   refused.send(raw_http::signed_request(request, port_, s3proto::Credentials{"AKIDTEST", "bad"}));
   const auto answer = raw_http::read_response(refused);
