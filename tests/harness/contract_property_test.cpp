@@ -21,16 +21,13 @@
 
 #include "harness/generators.hpp"
 #include "harness/world.hpp"
+#include "property_cases.hpp"
 
 namespace s3chaos::harness {
 namespace {
 
-int property_cases(int default_cases) {
-  const char* text = std::getenv("S3CHAOS_PROPERTY_CASES");
-  if (text == nullptr) return default_cases;
-  const int cases = std::atoi(text);
-  return cases > 0 ? cases : default_cases;
-}
+using test::check_property;
+using test::property_cases;
 
 std::filesystem::path property_out_directory() {
   const char* out = std::getenv("S3CHAOS_PROPERTY_OUT");
@@ -66,25 +63,6 @@ std::string first_violation(const RunSummary& summary) {
          std::to_string(summary.violations.size()) + " in all]";
 }
 
-// Runs a RapidCheck property in this GoogleTest test with S3CHAOS_PROPERTY_CASES cases; the
-// RapidCheck seed comes from RC_PARAMS (RapidCheck prints the reproduce line on failure).
-template <typename Testable>
-void check_property(Testable&& testable, int default_cases) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  rc::detail::TestMetadata metadata;
-  metadata.id = std::string(info->test_suite_name()) + "/" + info->name();
-  metadata.description = info->name();
-  rc::detail::TestParams params = rc::detail::configuration().testParams;
-  params.maxSuccess = property_cases(default_cases);
-  params.maxSize = random_case_size_max;
-  const auto result = rc::detail::checkTestable(std::forward<Testable>(testable), metadata, params);
-  if (!result.template is<rc::detail::SuccessResult>()) {
-    std::ostringstream message;
-    rc::detail::printResultMessage(result, message);
-    FAIL() << message.str();
-  }
-}
-
 // The property: under `policy`, a case drawn with `options` holds every check, and the cache
 // drains once the faults end.
 void holds_and_drains(const GeneratorOptions& options, const std::string& policy) {
@@ -110,7 +88,7 @@ constexpr int protected_cases_per_commit = 40;
 
 TEST(Contract, ProtectedHoldsEveryCheckAndDrains) {
   check_property([] { holds_and_drains(GeneratorOptions{}, "protected"); },
-                 protected_cases_per_commit);
+                 protected_cases_per_commit, random_case_size_max);
 }
 
 // Issue 4's boundary, safe side: only life/death windows, every lag below the settle time.
@@ -120,7 +98,7 @@ TEST(SettleBoundary, SettleAboveTheLagLosesNothing) {
   options.uploader_faults = false;
   options.targets_max = 1;
   check_property([options] { holds_and_drains(options, "protected"); },
-                 protected_cases_per_commit / 2);
+                 protected_cases_per_commit / 2, random_case_size_max);
 }
 
 // Runs explore_random and checks that it finds a violation within `runs_max` cases, that the

@@ -20,14 +20,16 @@ inline int property_cases(int default_cases) {
   return cases > 0 ? cases : default_cases;
 }
 
+// `max_size` > 0 caps RapidCheck's size parameter (generators whose cases grow costly with it).
 template <typename Testable>
-void check_property(Testable&& testable, int default_cases) {
+void check_property(Testable&& testable, int default_cases, int max_size = 0) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   rc::detail::TestMetadata metadata;
   metadata.id = std::string(info->test_suite_name()) + "/" + info->name();
   metadata.description = info->name();
   rc::detail::TestParams params = rc::detail::configuration().testParams;
   params.maxSuccess = property_cases(default_cases);
+  if (max_size > 0) params.maxSize = max_size;
   const auto result = rc::detail::checkTestable(std::forward<Testable>(testable), metadata, params);
   if (!result.template is<rc::detail::SuccessResult>()) {
     std::ostringstream message;
