@@ -613,7 +613,10 @@ net::Response Service::protocol_error_response(net::ProtocolError error) {
 }
 
 net::Reply Service::State::admin(const net::RequestHead& head, const std::string& body) {
-  const std::string path = path_of(head.target).substr(admin_path_prefix.size());
+  // The admin root itself ("/_s3chaos", no slash) reaches here too: it names no operation.
+  const std::string full_path = path_of(head.target);
+  const std::string path =
+      full_path.size() > admin_path_prefix.size() ? full_path.substr(admin_path_prefix.size()) : "";
   std::map<std::string, std::string> query;
   if (const auto question = head.target.find('?'); question != std::string::npos) {
     if (auto parsed =
