@@ -3,7 +3,7 @@
 //
 //   s3chaos run SCENARIO [--seed N] [--policy NAME] [--report FILE.html] [--json] [--results DB]
 //   s3chaos replay SCENARIO --seed N --policy NAME [--trace-hash HEX]
-//   s3chaos explore SCENARIO --runs N [--policy NAME] [--seed S] [--shard I/N] [--json] ...
+//   s3chaos explore SCENARIO --runs N [--policy NAME] [--seed S] [--jobs J] [--shard I/N] [--json]
 //   s3chaos explore random --runs N [--policy NAME] [--seed S] [--beyond-contract] [--json] ...
 //   s3chaos compare SCENARIO --policies a,b,... [--runs N] [--seed S] [--out DIR]
 //   s3chaos merge OUT.sqlite IN.sqlite...
@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include <unistd.h>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -20,9 +21,11 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "harness/explore.hpp"
 #include "harness/generators.hpp"
+#include "harness/parallel.hpp"
 #include "harness/results_db.hpp"
 #include "harness/scenario.hpp"
 #include "harness/world.hpp"
@@ -34,6 +37,8 @@ namespace {
 constexpr int exit_holds = 0;
 constexpr int exit_violated = 1;
 constexpr int exit_bad_input = 2;
+// A bug in s3chaos itself (a run's child process died): not a verdict on the uploader.
+constexpr int exit_internal_error = 70;
 
 struct RunFlags {
   std::string scenario_path;
@@ -152,6 +157,7 @@ struct ExploreFlags {
   std::string out_directory = "out/explore";
   std::string results_path;
   double perturbation_fraction = 0.1;
+  unsigned jobs = 1;
   bool beyond_contract = false;
   bool json = false;
 };
@@ -376,17 +382,38 @@ nlohmann::json explore_json(std::uint64_t runs, double wall_seconds) {
           {"replay_command", nullptr}};
 }
 
-void print_found(std::uint64_t run_index, std::uint64_t seed, const Counterexample& found,
-                 std::size_t before, std::size_t after, std::size_t shrink_runs) {
-  const auto& violations = found.replay.summary.violations;
+// What both kinds of exploration found, in the shape they share.
+struct FoundCase {
+  std::uint64_t run_index = 0;
+  std::uint64_t seed = 0;
+  std::size_t fault_count_before = 0;
+  std::size_t fault_count_after = 0;
+  std::size_t shrink_runs = 0;
+};
+
+// Fills the violation fields of explore's JSON from a written counterexample and, unless the
+// output is JSON, prints them for a person.
+void report_found(const FoundCase& found, const Counterexample& counterexample, nlohmann::json& out,
+                  bool json) {
+  out["violation"] = s3chaos::harness::summary_json(counterexample.replay.summary)["violations"];
+  out["first_failing_seed"] = found.seed;
+  out["runs_to_find"] = found.run_index + 1;
+  out["shrunk_fault_events"] = found.fault_count_after;
+  out["shrink_runs"] = found.shrink_runs;
+  out["replay_command"] = counterexample.replay_command;
+  out["scenario"] = counterexample.scenario_path;
+  out["report"] = counterexample.report_path;
+  if (json) return;
+  const auto& violations = counterexample.replay.summary.violations;
   std::printf(
       "violation found in run %llu (seed %llu): %s\n",
-      static_cast<unsigned long long>(run_index + 1), static_cast<unsigned long long>(seed),
+      static_cast<unsigned long long>(found.run_index + 1),
+      static_cast<unsigned long long>(found.seed),
       violations.empty() ? "" : (violations[0].check + ": " + violations[0].detail).c_str());
-  std::printf("shrunk the fault plan from %zu to %zu rules/events in %zu runs\n", before, after,
-              shrink_runs);
-  std::printf("scenario: %s\nreport: %s\nreplay: %s\n", found.scenario_path.c_str(),
-              found.report_path.c_str(), found.replay_command.c_str());
+  std::printf("shrunk the faults from %zu to %zu rules/events/uploader faults in %zu runs\n",
+              found.fault_count_before, found.fault_count_after, found.shrink_runs);
+  std::printf("scenario: %s\nreport: %s\nreplay: %s\n", counterexample.scenario_path.c_str(),
+              counterexample.report_path.c_str(), counterexample.replay_command.c_str());
 }
 
 int explore_random_command(const ExploreFlags& flags, const std::string& policy,
@@ -400,6 +427,7 @@ int explore_random_command(const ExploreFlags& flags, const std::string& policy,
   options.generator.beyond_contract = flags.beyond_contract;
   options.shard_index = shard_index;
   options.shard_count = shard_count;
+  options.jobs = flags.jobs;
   Progress progress(flags.runs, flags.json);
   options.on_run = [&](std::uint64_t run, const s3chaos::harness::RunSummary& summary) {
     if (results) results->record(summary);
@@ -427,20 +455,11 @@ int explore_random_command(const ExploreFlags& flags, const std::string& policy,
                                  result.fault_count_before);
     if (!found) return exit_bad_input;
     failing_seed = result.found.world_seed;
-    out["violation"] = s3chaos::harness::summary_json(found->replay.summary)["violations"];
-    out["first_failing_seed"] = result.found.world_seed;
     out["first_failing_case"] = {{"exploration_seed", options.seed},
                                  {"run_index", *result.first_failing_run}};
-    out["runs_to_find"] = *result.first_failing_run + 1;
-    out["shrunk_fault_events"] = result.fault_count_after;
-    out["shrink_runs"] = result.shrink_runs;
-    out["replay_command"] = found->replay_command;
-    out["scenario"] = found->scenario_path;
-    out["report"] = found->report_path;
-    if (!flags.json) {
-      print_found(*result.first_failing_run, result.found.world_seed, *found,
-                  result.fault_count_before, result.fault_count_after, result.shrink_runs);
-    }
+    report_found({*result.first_failing_run, result.found.world_seed, result.fault_count_before,
+                  result.fault_count_after, result.shrink_runs},
+                 *found, out, flags.json);
   } else if (!flags.json) {
     std::printf("%llu random scenarios (%s the durability contract), no violation (%.1f s)\n",
                 static_cast<unsigned long long>(result.runs_done),
@@ -488,6 +507,7 @@ int explore_command(const ExploreFlags& flags) {
   options.perturbation_fraction = flags.perturbation_fraction;
   options.shard_index = shard_index;
   options.shard_count = shard_count;
+  options.jobs = flags.jobs;
   std::optional<s3chaos::harness::ResultsDatabase> results;
   if (!open_results_database(flags.results_path, results)) return exit_bad_input;
   Progress progress(flags.runs, flags.json);
@@ -512,18 +532,9 @@ int explore_command(const ExploreFlags& flags) {
         shrunk.scenario, seed, policy, shrunk.fault_count_before);
     if (!found) return exit_bad_input;
     failing_seed = seed;
-    out["violation"] = s3chaos::harness::summary_json(found->replay.summary)["violations"];
-    out["first_failing_seed"] = seed;
-    out["runs_to_find"] = *result.first_failing_run + 1;
-    out["shrunk_fault_events"] = shrunk.fault_count_after;
-    out["shrink_runs"] = shrunk.runs;
-    out["replay_command"] = found->replay_command;
-    out["scenario"] = found->scenario_path;
-    out["report"] = found->report_path;
-    if (!flags.json) {
-      print_found(*result.first_failing_run, seed, *found, shrunk.fault_count_before,
-                  shrunk.fault_count_after, shrunk.runs);
-    }
+    report_found({*result.first_failing_run, seed, shrunk.fault_count_before,
+                  shrunk.fault_count_after, shrunk.runs},
+                 *found, out, flags.json);
   } else if (!flags.json) {
     std::printf("%llu runs, no violation (%.1f s)\n",
                 static_cast<unsigned long long>(result.runs_done), wall_seconds);
@@ -677,6 +688,11 @@ int main(int argc, char** argv) {
       ->add_option("--perturb", explore_flags.perturbation_fraction,
                    "fraction by which fault windows move (0 keeps the plan)")
       ->check(CLI::Range(0.0, 1.0));
+  explore
+      ->add_option("--jobs", explore_flags.jobs,
+                   "runs side by side in this many processes (0: one per core); the results "
+                   "are the same as with 1")
+      ->check(CLI::Range(0u, s3chaos::harness::parallel_jobs_max));
   explore->add_option("--out", explore_flags.out_directory,
                       "where the shrunk scenario and its report go");
   explore->add_option("--results", explore_flags.results_path,
@@ -712,7 +728,19 @@ int main(int argc, char** argv) {
   }
   if (run->parsed()) return run_command(run_flags);
   if (replay->parsed()) return run_command(replay_flags);
-  if (explore->parsed()) return explore_command(explore_flags);
+  if (explore->parsed()) {
+    if (explore_flags.jobs == 0) {
+      explore_flags.jobs =
+          std::clamp(std::thread::hardware_concurrency(), 1u, s3chaos::harness::parallel_jobs_max);
+    }
+    try {
+      return explore_command(explore_flags);
+    } catch (const s3chaos::harness::ParallelRunError& error) {
+      // A run died in its child process: a bug in s3chaos, never a verdict.
+      std::fprintf(stderr, "s3chaos: internal error: %s\n", error.what());
+      return exit_internal_error;
+    }
+  }
   if (compare->parsed()) return compare_command(compare_flags);
   if (merge->parsed()) return merge_command(merge_output, merge_inputs);
   return exit_bad_input;

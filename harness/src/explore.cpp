@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "harness/parallel.hpp"
 #include "sim/assert.hpp"
 #include "sim/random.hpp"
 
@@ -12,6 +13,42 @@ std::size_t fault_count(const fake_s3::FaultPlan& plan) {
   return plan.rules.size() + plan.events.size();
 }
 
+// Every fault of a scenario in one list, in a fixed order: the primary vendor's rules, then its
+// events, the second vendor's rules, its events, then the uploader's faults. Shrinking drops
+// them by position in this order.
+std::size_t scenario_faults(const Scenario& scenario) {
+  return fault_count(scenario.fault_plan) + fault_count(scenario.fault_plan_vendor_2) +
+         scenario.uploader_faults.size();
+}
+
+// Removes entry `position` of a plan's rules-then-events; returns false (and changes nothing)
+// when position lies past the plan, having subtracted the plan's size from it.
+bool erase_from_plan(fake_s3::FaultPlan& plan, std::size_t& position) {
+  if (position < plan.rules.size()) {
+    plan.rules.erase(plan.rules.begin() + static_cast<std::ptrdiff_t>(position));
+    return true;
+  }
+  position -= plan.rules.size();
+  if (position < plan.events.size()) {
+    plan.events.erase(plan.events.begin() + static_cast<std::ptrdiff_t>(position));
+    return true;
+  }
+  position -= plan.events.size();
+  return false;
+}
+
+// The scenario without fault `position` (in scenario_faults' order).
+Scenario without_fault(const Scenario& scenario, std::size_t position) {
+  S3CHAOS_ASSERT(position < scenario_faults(scenario));
+  fake_s3::FaultPlan primary = scenario.fault_plan;
+  if (erase_from_plan(primary, position)) return with_fault_plan(scenario, primary);
+  fake_s3::FaultPlan vendor_2 = scenario.fault_plan_vendor_2;
+  if (erase_from_plan(vendor_2, position)) return with_fault_plan(scenario, vendor_2, 1);
+  std::vector<UploaderFault> uploader_faults = scenario.uploader_faults;
+  uploader_faults.erase(uploader_faults.begin() + static_cast<std::ptrdiff_t>(position));
+  return with_uploader_faults(scenario, uploader_faults);
+}
+
 sim::TimeNs shift(sim::RandomStream& random, sim::TimeNs span, double fraction) {
   const auto bound = static_cast<std::int64_t>(static_cast<double>(span) * fraction);
   return bound <= 0 ? 0 : random.between(-bound, bound);
@@ -19,11 +56,49 @@ sim::TimeNs shift(sim::RandomStream& random, sim::TimeNs span, double fraction) 
 
 }  // namespace
 
-Scenario with_fault_plan(const Scenario& scenario, const fake_s3::FaultPlan& plan) {
+Scenario with_fault_plan(const Scenario& scenario, const fake_s3::FaultPlan& plan,
+                         std::size_t vendor) {
+  S3CHAOS_ASSERT(vendor <= 1);
   Scenario result = scenario;
-  result.fault_plan = plan;
-  result.fault_plan_json = fake_s3::fault_plan_to_json(plan);
-  result.document["s3_faults"] = nlohmann::json::parse(result.fault_plan_json);
+  const std::string json = fake_s3::fault_plan_to_json(plan);
+  if (vendor == 0) {
+    result.fault_plan = plan;
+    result.fault_plan_json = json;
+    result.document["s3_faults"] = nlohmann::json::parse(json);
+  } else {
+    result.fault_plan_vendor_2 = plan;
+    result.fault_plan_vendor_2_json = json;
+    result.document["s3_faults_vendor_2"] = nlohmann::json::parse(json);
+  }
+  return result;
+}
+
+nlohmann::json uploader_fault_json(const UploaderFault& fault) {
+  const auto seconds = [](sim::TimeNs ns) { return static_cast<double>(ns) / 1e9; };
+  nlohmann::json json = {{"at_s", seconds(fault.at_ns)}};
+  switch (fault.type) {
+    case UploaderFaultType::crash:
+      json["type"] = "crash";
+      json["restart_after_s"] = seconds(fault.restart_after_ns);
+      if (fault.at_disk_call > 0) json["at_disk_call"] = fault.at_disk_call;
+      break;
+    case UploaderFaultType::disk_full:
+    case UploaderFaultType::fsync_error:
+      json["type"] = fault.type == UploaderFaultType::disk_full ? "disk_full" : "fsync_error";
+      json["until_s"] = seconds(fault.until_ns);
+      json["probability"] = fault.probability;
+      break;
+  }
+  return json;
+}
+
+Scenario with_uploader_faults(const Scenario& scenario, const std::vector<UploaderFault>& faults) {
+  Scenario result = scenario;
+  result.uploader_faults = faults;
+  nlohmann::json list = nlohmann::json::array();
+  for (const UploaderFault& fault : faults) list.push_back(uploader_fault_json(fault));
+  if (faults.empty() && !scenario.document.contains("uploader_faults")) return result;
+  result.document["uploader_faults"] = list;
   return result;
 }
 
@@ -32,13 +107,11 @@ std::uint64_t exploration_run_seed(std::uint64_t exploration_seed, std::uint64_t
       .next_u64();
 }
 
-Scenario perturbed_scenario(const Scenario& scenario, std::uint64_t exploration_seed,
-                            std::uint64_t run_index, double perturbation_fraction) {
-  if (perturbation_fraction <= 0) return scenario;
-  sim::RandomStream random =
-      sim::RandomStream::named(exploration_seed, "explore.perturb." + std::to_string(run_index));
-  fake_s3::FaultPlan plan = scenario.fault_plan;
-  const sim::TimeNs duration = scenario.duration_ns;
+namespace {
+
+fake_s3::FaultPlan perturbed_plan(const fake_s3::FaultPlan& original, sim::TimeNs duration,
+                                  sim::RandomStream& random, double perturbation_fraction) {
+  fake_s3::FaultPlan plan = original;
   for (fake_s3::FaultRule& rule : plan.rules) {
     const sim::TimeNs start = rule.window.start_ns.value_or(0);
     const sim::TimeNs end = rule.window.end_ns.value_or(duration);
@@ -58,7 +131,30 @@ Scenario perturbed_scenario(const Scenario& scenario, std::uint64_t exploration_
   std::stable_sort(
       plan.events.begin(), plan.events.end(),
       [](const fake_s3::FaultEvent& a, const fake_s3::FaultEvent& b) { return a.at_ns < b.at_ns; });
-  return with_fault_plan(scenario, plan);
+  return plan;
+}
+
+}  // namespace
+
+Scenario perturbed_scenario(const Scenario& scenario, std::uint64_t exploration_seed,
+                            std::uint64_t run_index, double perturbation_fraction) {
+  if (perturbation_fraction <= 0) return scenario;
+  // Each vendor's plan moves by its own stream, so a second vendor never shifts the first
+  // one's draws (and explorations of one-vendor scenarios keep their history).
+  sim::RandomStream random =
+      sim::RandomStream::named(exploration_seed, "explore.perturb." + std::to_string(run_index));
+  Scenario result = with_fault_plan(
+      scenario,
+      perturbed_plan(scenario.fault_plan, scenario.duration_ns, random, perturbation_fraction));
+  if (fault_count(scenario.fault_plan_vendor_2) > 0) {
+    sim::RandomStream random_vendor_2 = sim::RandomStream::named(
+        exploration_seed, "explore.perturb.vendor_2." + std::to_string(run_index));
+    result = with_fault_plan(result,
+                             perturbed_plan(scenario.fault_plan_vendor_2, scenario.duration_ns,
+                                            random_vendor_2, perturbation_fraction),
+                             1);
+  }
+  return result;
 }
 
 ShrinkResult shrink_fault_plan(const Scenario& failing, const RunOptions& options) {
@@ -66,22 +162,14 @@ ShrinkResult shrink_fault_plan(const Scenario& failing, const RunOptions& option
   result.scenario = failing;
   result.output = run_scenario(failing, options);
   result.runs = 1;
-  result.fault_count_before = fault_count(failing.fault_plan);
+  result.fault_count_before = scenario_faults(failing);
   S3CHAOS_ASSERT_MSG(!result.output.summary.holds, "shrinking a run that holds");
   bool progress = true;
   while (progress && result.runs < shrink_runs_max) {
     progress = false;
-    const fake_s3::FaultPlan& plan = result.scenario.fault_plan;
-    const std::size_t count = fault_count(plan);
+    const std::size_t count = scenario_faults(result.scenario);
     for (std::size_t drop = 0; drop < count && result.runs < shrink_runs_max; ++drop) {
-      fake_s3::FaultPlan smaller = plan;
-      if (drop < plan.rules.size()) {
-        smaller.rules.erase(smaller.rules.begin() + static_cast<std::ptrdiff_t>(drop));
-      } else {
-        smaller.events.erase(smaller.events.begin() +
-                             static_cast<std::ptrdiff_t>(drop - plan.rules.size()));
-      }
-      Scenario candidate = with_fault_plan(result.scenario, smaller);
+      Scenario candidate = without_fault(result.scenario, drop);
       RunOutput output = run_scenario(candidate, options);
       ++result.runs;
       if (!output.summary.holds) {
@@ -92,33 +180,47 @@ ShrinkResult shrink_fault_plan(const Scenario& failing, const RunOptions& option
       }
     }
   }
-  result.fault_count_after = fault_count(result.scenario.fault_plan);
+  result.fault_count_after = scenario_faults(result.scenario);
   return result;
 }
 
+std::vector<std::uint64_t> shard_runs(std::uint64_t runs, std::uint64_t shard_index,
+                                      std::uint64_t shard_count) {
+  S3CHAOS_ASSERT(shard_count >= 1 && shard_index < shard_count);
+  std::vector<std::uint64_t> indices;
+  for (std::uint64_t run = shard_index; run < runs; run += shard_count) indices.push_back(run);
+  return indices;
+}
+
 ExploreResult explore(const Scenario& scenario, const ExploreOptions& options) {
-  S3CHAOS_ASSERT(options.shard_count >= 1 && options.shard_index < options.shard_count);
   ExploreResult result;
-  for (std::uint64_t run = 0; run < options.runs; ++run) {
-    if (run % options.shard_count != options.shard_index) continue;
-    const Scenario perturbed =
-        perturbed_scenario(scenario, options.seed, run, options.perturbation_fraction);
+  const auto run_options_of = [&](std::uint64_t run) {
     RunOptions run_options;
     run_options.seed = exploration_run_seed(options.seed, run);
     run_options.policy = options.policy;
     run_options.program = options.program;
-    RunOutput output = run_scenario(perturbed, run_options);
-    ++result.runs_done;
-    if (options.on_run) options.on_run(run, output.summary);
-    result.runs.push_back(output.summary);
-    if (!output.summary.holds && !result.first_failing_run) {
-      result.first_failing_run = run;
-      if (options.stop_at_first_violation) {
-        result.shrunk = shrink_fault_plan(perturbed, run_options);
-        break;
-      }
-    }
-  }
+    return run_options;
+  };
+  const auto perturbed_of = [&](std::uint64_t run) {
+    return perturbed_scenario(scenario, options.seed, run, options.perturbation_fraction);
+  };
+  run_in_order(
+      shard_runs(options.runs, options.shard_index, options.shard_count), options.jobs,
+      [&](std::uint64_t run) {
+        return summary_json(run_scenario(perturbed_of(run), run_options_of(run)).summary);
+      },
+      [&](std::uint64_t run, const nlohmann::json& json) {
+        RunSummary summary = summary_from_json(json);
+        ++result.runs_done;
+        if (options.on_run) options.on_run(run, summary);
+        const bool holds = summary.holds;
+        result.runs.push_back(std::move(summary));
+        if (holds || result.first_failing_run) return true;
+        result.first_failing_run = run;
+        if (!options.stop_at_first_violation) return true;
+        result.shrunk = shrink_fault_plan(perturbed_of(run), run_options_of(run));
+        return false;
+      });
   return result;
 }
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "harness/explore.hpp"
+#include "harness/parallel.hpp"
 #include "sim/assert.hpp"
 
 namespace s3chaos::harness {
@@ -451,18 +452,38 @@ RandomExploreResult explore_random(const RandomExploreOptions& options) {
   RunOptions run_options;
   run_options.policy = options.policy;
   run_options.program = options.program;
-  for (std::uint64_t run = 0; run < options.runs; ++run) {
-    if (run % options.shard_count != options.shard_index) continue;
+  // Each run draws its case afresh from (seed, index): a child process and the parent that
+  // shrinks a failing case draw the same one.
+  std::optional<std::uint64_t> failing_run;
+  run_in_order(
+      shard_runs(options.runs, options.shard_index, options.shard_count), options.jobs,
+      [&](std::uint64_t run) {
+        const GeneratedCase generated = draw(options.generator, options.seed, run).value();
+        RunOptions case_options = run_options;
+        case_options.seed = generated.world_seed;
+        return summary_json(
+            run_scenario(generated_scenario(generated, case_name(options.seed, run)), case_options)
+                .summary);
+      },
+      [&](std::uint64_t run, const nlohmann::json& json) {
+        RunSummary summary = summary_from_json(json);
+        ++result.runs_done;
+        if (options.on_run) options.on_run(run, summary);
+        const bool holds = summary.holds;
+        result.runs.push_back(std::move(summary));
+        if (holds) return true;
+        failing_run = run;
+        return false;
+      });
+  if (failing_run) {
+    const std::uint64_t run = *failing_run;
     rc::Shrinkable<GeneratedCase> drawn = draw(options.generator, options.seed, run);
     const std::string name = case_name(options.seed, run);
     GeneratedCase generated = drawn.value();
     Scenario scenario = generated_scenario(generated, name);
     run_options.seed = generated.world_seed;
     RunOutput output = run_scenario(scenario, run_options);
-    ++result.runs_done;
-    if (options.on_run) options.on_run(run, output.summary);
-    result.runs.push_back(output.summary);
-    if (output.summary.holds) continue;
+    S3CHAOS_ASSERT_MSG(!output.summary.holds, "a failing random case held when run again");
 
     // Shrink: walk RapidCheck's shrink tree, taking the first smaller case that still fails.
     result.first_failing_run = run;
@@ -497,7 +518,6 @@ RandomExploreResult explore_random(const RandomExploreOptions& options) {
       }
     }
     result.fault_count_after = scenario_fault_count(result.shrunk_scenario);
-    break;
   }
   return result;
 }

@@ -86,14 +86,24 @@ std::vector<std::string> listed_keys(const std::string& body) {
   return keys;
 }
 
-std::string describe_policy_violation_side(const fake_s3::TruthView& truth, const std::string& key,
-                                           TimeNs verified_ns) {
-  for (const fake_s3::TruthVersion& version : truth.durable_objects) {
-    if (version.key == key && version.rotted_at && *version.rotted_at >= verified_ns) {
-      return "store";
+// Which side of the durability contract a lost photo is on. The store's side only when the
+// uploader held up its end: at least `copies_required` vendors (the copies it must have before
+// its local copy may go) durably held the photo and then rotted it after it was verified.
+// Fewer -- say, one vendor rotted it while the uploader was told to keep two -- and the loss is
+// the uploader's: a second vendor was there to cover the first one's broken contract.
+std::string loss_contract_side(const std::vector<fake_s3::TruthView>& truths,
+                               const std::string& key, TimeNs verified_ns,
+                               std::uint64_t copies_required) {
+  std::uint64_t vendors_that_rotted = 0;
+  for (const fake_s3::TruthView& truth : truths) {
+    for (const fake_s3::TruthVersion& version : truth.durable_objects) {
+      if (version.key == key && version.rotted_at && *version.rotted_at >= verified_ns) {
+        ++vendors_that_rotted;
+        break;
+      }
     }
   }
-  return "uploader";
+  return vendors_that_rotted > 0 && vendors_that_rotted >= copies_required ? "store" : "uploader";
 }
 
 class World {
@@ -730,8 +740,9 @@ class World {
         }
         if (!photo.lost_ns) {
           photo.lost_ns = lost_at;
-          photo.loss_side = describe_policy_violation_side(truths.front(), photo.key,
-                                                           photo.verified_ns.value_or(0));
+          photo.loss_side =
+              loss_contract_side(truths, photo.key, photo.verified_ns.value_or(0),
+                                 std::max<std::uint64_t>(1, scenario_.uploader.targets_required));
           photo.loss_reason = reason;
           violations_.push_back({"safety", photo.id, lost_at, reason, photo.loss_side});
         }
@@ -1021,6 +1032,7 @@ nlohmann::json summary_json(const RunSummary& summary) {
     violations.push_back({{"check", violation.check},
                           {"photo_id", violation.photo_id},
                           {"at_ms", to_ms(violation.at_ns)},
+                          {"at_ns", violation.at_ns},
                           {"detail", violation.detail},
                           {"contract_side", violation.contract_side}});
   }
@@ -1046,6 +1058,38 @@ nlohmann::json summary_json(const RunSummary& summary) {
           {"trace_hash", summary.trace_hash},
           {"simulated_seconds", summary.simulated_seconds},
           {"replay_command", summary.replay_command}};
+}
+
+RunSummary summary_from_json(const nlohmann::json& json) {
+  RunSummary summary;
+  summary.scenario = json.at("scenario").get<std::string>();
+  summary.seed = json.at("seed").get<std::uint64_t>();
+  summary.policy = json.at("policy").get<std::string>();
+  summary.holds = json.at("verdict").get<std::string>() == "holds";
+  for (const nlohmann::json& violation : json.at("violations")) {
+    summary.violations.push_back(
+        {violation.at("check").get<std::string>(), violation.at("photo_id").get<std::string>(),
+         violation.at("at_ns").get<TimeNs>(), violation.at("detail").get<std::string>(),
+         violation.at("contract_side").get<std::string>()});
+  }
+  summary.photos_received = json.at("photos_received").get<std::uint64_t>();
+  summary.photos_acked = json.at("photos_acked").get<std::uint64_t>();
+  summary.photos_rejected = json.at("photos_rejected").get<std::uint64_t>();
+  summary.photos_uploaded = json.at("photos_uploaded").get<std::uint64_t>();
+  summary.photos_verified = json.at("photos_verified").get<std::uint64_t>();
+  summary.photos_stored = json.at("photos_stored").get<std::uint64_t>();
+  summary.photos_evicted = json.at("photos_evicted").get<std::uint64_t>();
+  summary.photos_lost = json.at("photos_lost").get<std::uint64_t>();
+  summary.requests_sent = json.at("requests_sent").get<std::uint64_t>();
+  summary.uploader_crashes = json.at("uploader_crashes").get<std::uint64_t>();
+  summary.cache_peak_bytes = json.at("cache_peak_bytes").get<std::uint64_t>();
+  summary.drain_time_ms =
+      json.at("drain_time_ms").is_null() ? -1 : json.at("drain_time_ms").get<std::int64_t>();
+  summary.events_run = json.at("events_run").get<std::uint64_t>();
+  summary.trace_hash = json.at("trace_hash").get<std::string>();
+  summary.simulated_seconds = json.at("simulated_seconds").get<double>();
+  summary.replay_command = json.at("replay_command").get<std::string>();
+  return summary;
 }
 
 }  // namespace s3chaos::harness

@@ -143,5 +143,55 @@ TEST(World, SecondVendorFaultsCatchSingleVendorEvict) {
   EXPECT_EQ(safe.photos_evicted, safe.photos_acked);
 }
 
+// Which side of the contract a loss is on, with two required vendors. The primary rots what it
+// holds while the second vendor still refuses: single-vendor-evict trusted the primary's copy
+// alone and loses photos -- its own fault, since a second copy was required (the uploader's
+// side). Both vendors rot what they hold after protected verified both copies (photos stop
+// coming at 1000 s, the rot strikes at 1500 s): no uploader can keep that, and the loss is on
+// the store's side. (A rot before a HEAD verification stays the uploader's: its check missed
+// damage a GET would have seen.)
+constexpr const char* primary_rot_json = R"({
+  "name": "primary-rot", "seed": 5, "duration_s": 1800, "drain_s": 1800,
+  "workload": { "arrivals": [ { "from_s": 0, "rate_per_s": 0.2 } ],
+                "photo_bytes": { "min": 20000, "max": 400000 }, "byte_scale": 256 },
+  "s3_faults": { "events": [ { "type": "bit_rot", "at_ms": 900000, "probability": 1 } ] },
+  "s3_faults_vendor_2": { "rules": [ { "window": { "start_ms": 0, "end_ms": 1200000 },
+                                       "effect": { "type": "refuse" } } ] },
+  "uploader": { "settle_time_s": 60, "targets": 2, "targets_required": 2 }
+})";
+
+constexpr const char* both_rot_json = R"({
+  "name": "both-rot", "seed": 5, "duration_s": 1800, "drain_s": 1800,
+  "workload": { "arrivals": [ { "from_s": 0, "rate_per_s": 0.2 }, { "from_s": 1000, "rate_per_s": 0 } ],
+                "photo_bytes": { "min": 20000, "max": 400000 }, "byte_scale": 256 },
+  "s3_faults": { "events": [ { "type": "bit_rot", "at_ms": 1500000, "probability": 1 } ] },
+  "s3_faults_vendor_2": { "events": [ { "type": "bit_rot", "at_ms": 1500000,
+                                        "probability": 1 } ] },
+  "uploader": { "settle_time_s": 60, "targets": 2, "targets_required": 2 }
+})";
+
+TEST(World, LossSideCountsEveryRequiredVendor) {
+  const Scenario primary_rot =
+      scenario_from_source(JsonSource::parse("primary-rot.json", primary_rot_json));
+  const RunSummary unsafe = run(primary_rot, "single-vendor-evict", 5);
+  ASSERT_FALSE(unsafe.holds);
+  EXPECT_GT(unsafe.photos_lost, 0u);
+  for (const Violation& violation : unsafe.violations) {
+    EXPECT_EQ(violation.contract_side, "uploader") << violation.check << ": " << violation.detail;
+  }
+  EXPECT_TRUE(run(primary_rot, "protected", 5).holds);
+
+  const Scenario both_rot = scenario_from_source(JsonSource::parse("both-rot.json", both_rot_json));
+  const RunSummary beyond = run(both_rot, "protected", 5);
+  ASSERT_FALSE(beyond.holds);
+  std::size_t safety = 0;
+  for (const Violation& violation : beyond.violations) {
+    if (violation.check != "safety") continue;
+    ++safety;
+    EXPECT_EQ(violation.contract_side, "store") << violation.detail;
+  }
+  EXPECT_GT(safety, 0u);
+}
+
 }  // namespace
 }  // namespace s3chaos::harness

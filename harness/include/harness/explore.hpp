@@ -16,21 +16,28 @@
 
 namespace s3chaos::harness {
 
-// A scenario with another fault plan (the document embedded in reports follows).
-Scenario with_fault_plan(const Scenario& scenario, const fake_s3::FaultPlan& plan);
+// A scenario with another fault plan for vendor `vendor` (0: the primary, 1: the second
+// vendor); the document embedded in reports and written for replays follows.
+Scenario with_fault_plan(const Scenario& scenario, const fake_s3::FaultPlan& plan,
+                         std::size_t vendor = 0);
+// A scenario with other uploader faults (the document follows, in docs/scenarios.md's form).
+Scenario with_uploader_faults(const Scenario& scenario, const std::vector<UploaderFault>& faults);
+// One uploader fault as a scenario file writes it.
+nlohmann::json uploader_fault_json(const UploaderFault& fault);
 
-// The scenario run `run_index` of an exploration sees: the fault plan's windows and events
-// moved by up to perturbation_fraction of their length (or of the scenario's duration for
-// instantaneous events), deterministic in (exploration seed, run_index).
+// The scenario run `run_index` of an exploration sees: both vendors' fault plans' windows and
+// events moved by up to perturbation_fraction of their length (or of the scenario's duration
+// for instantaneous events), deterministic in (exploration seed, run_index).
 Scenario perturbed_scenario(const Scenario& scenario, std::uint64_t exploration_seed,
                             std::uint64_t run_index, double perturbation_fraction);
 
 // The seed that run `run_index` of an exploration uses.
 std::uint64_t exploration_run_seed(std::uint64_t exploration_seed, std::uint64_t run_index);
 
-// Removes fault rules and events one at a time while `policy` still violates a check with
-// `seed`, until no single removal keeps the violation (a 1-minimal plan). Bounded by
-// shrink_runs_max runs.
+// Removes faults one at a time -- either vendor's rules and events and the uploader's own
+// faults -- while `policy` still violates a check with `seed`, until no single removal keeps
+// the violation (1-minimal). Bounded by shrink_runs_max runs. The fault counts cover all three
+// lists.
 struct ShrinkResult {
   Scenario scenario;
   RunOutput output;
@@ -50,6 +57,9 @@ struct ExploreOptions {
   std::uint64_t shard_index = 0;
   std::uint64_t shard_count = 1;
   bool stop_at_first_violation = true;
+  // Runs side by side in up to this many child processes (harness/parallel.hpp); results,
+  // on_run calls and the first violation are the same as with 1, in the same order.
+  unsigned jobs = 1;
   std::string program = "s3chaos";
   // Called after each run (for progress output).
   std::function<void(std::uint64_t run_index, const RunSummary&)> on_run;
@@ -63,5 +73,10 @@ struct ExploreResult {
 };
 
 ExploreResult explore(const Scenario& scenario, const ExploreOptions& options);
+
+// The run indices of shard `shard_index` of `shard_count` among runs 0..runs-1 (index %
+// count == shard index).
+std::vector<std::uint64_t> shard_runs(std::uint64_t runs, std::uint64_t shard_index,
+                                      std::uint64_t shard_count);
 
 }  // namespace s3chaos::harness

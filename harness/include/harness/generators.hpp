@@ -147,6 +147,8 @@ struct RandomExploreOptions {
   // Only runs with index % shard_count == shard_index.
   std::uint64_t shard_index = 0;
   std::uint64_t shard_count = 1;
+  // Runs side by side in up to this many child processes (see ExploreOptions::jobs).
+  unsigned jobs = 1;
   // Called after each run (progress output, results database).
   std::function<void(std::uint64_t run_index, const RunSummary&)> on_run;
 };

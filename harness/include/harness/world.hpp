@@ -29,6 +29,7 @@ struct Violation {
   sim::TimeNs at_ns = 0;
   std::string detail;
   std::string contract_side;  // "uploader" or "store"
+  friend bool operator==(const Violation&, const Violation&) = default;
 };
 
 struct RunSummary {
@@ -53,6 +54,7 @@ struct RunSummary {
   std::string trace_hash;
   double simulated_seconds = 0;
   std::string replay_command;
+  friend bool operator==(const RunSummary&, const RunSummary&) = default;
 };
 
 struct RunOutput {
@@ -67,5 +69,9 @@ RunOutput run_scenario(const Scenario& scenario, const RunOptions& options);
 
 // The summary as the JSON object `s3chaos run --json` prints (wall_seconds added by the CLI).
 nlohmann::json summary_json(const RunSummary& summary);
+// The inverse of summary_json, exact (violation times travel in ns): explore --jobs hands
+// summaries from child processes back this way. Throws nlohmann::json::exception on a
+// document summary_json did not write.
+RunSummary summary_from_json(const nlohmann::json& json);
 
 }  // namespace s3chaos::harness
