@@ -184,6 +184,21 @@ ShrinkResult shrink_fault_plan(const Scenario& failing, const RunOptions& option
   return result;
 }
 
+void run_summaries_in_order(
+    const std::vector<std::uint64_t>& indices, unsigned jobs,
+    const std::function<RunSummary(std::uint64_t index)>& run,
+    const std::function<void(std::uint64_t run_index, const RunSummary&)>& on_run,
+    std::vector<RunSummary>& runs,
+    const std::function<bool(std::uint64_t index, const RunSummary&)>& on_summary) {
+  run_in_order(
+      indices, jobs, [&](std::uint64_t index) { return summary_json(run(index)); },
+      [&](std::uint64_t index, const nlohmann::json& json) {
+        runs.push_back(summary_from_json(json));
+        if (on_run) on_run(index, runs.back());
+        return on_summary(index, runs.back());
+      });
+}
+
 std::vector<std::uint64_t> shard_runs(std::uint64_t runs, std::uint64_t shard_index,
                                       std::uint64_t shard_count) {
   S3CHAOS_ASSERT(shard_count >= 1 && shard_index < shard_count);
@@ -204,23 +219,20 @@ ExploreResult explore(const Scenario& scenario, const ExploreOptions& options) {
   const auto perturbed_of = [&](std::uint64_t run) {
     return perturbed_scenario(scenario, options.seed, run, options.perturbation_fraction);
   };
-  run_in_order(
+  run_summaries_in_order(
       shard_runs(options.runs, options.shard_index, options.shard_count), options.jobs,
       [&](std::uint64_t run) {
-        return summary_json(run_scenario(perturbed_of(run), run_options_of(run)).summary);
+        return run_scenario(perturbed_of(run), run_options_of(run)).summary;
       },
-      [&](std::uint64_t run, const nlohmann::json& json) {
-        RunSummary summary = summary_from_json(json);
-        ++result.runs_done;
-        if (options.on_run) options.on_run(run, summary);
-        const bool holds = summary.holds;
-        result.runs.push_back(std::move(summary));
-        if (holds || result.first_failing_run) return true;
+      options.on_run, result.runs,
+      [&](std::uint64_t run, const RunSummary& summary) {
+        if (summary.holds || result.first_failing_run) return true;
         result.first_failing_run = run;
         if (!options.stop_at_first_violation) return true;
         result.shrunk = shrink_fault_plan(perturbed_of(run), run_options_of(run));
         return false;
       });
+  result.runs_done = result.runs.size();
   return result;
 }
 

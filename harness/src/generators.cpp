@@ -7,7 +7,6 @@
 #include <sstream>
 
 #include "harness/explore.hpp"
-#include "harness/parallel.hpp"
 #include "sim/assert.hpp"
 
 namespace s3chaos::harness {
@@ -455,26 +454,22 @@ RandomExploreResult explore_random(const RandomExploreOptions& options) {
   // Each run draws its case afresh from (seed, index): a child process and the parent that
   // shrinks a failing case draw the same one.
   std::optional<std::uint64_t> failing_run;
-  run_in_order(
+  run_summaries_in_order(
       shard_runs(options.runs, options.shard_index, options.shard_count), options.jobs,
       [&](std::uint64_t run) {
         const GeneratedCase generated = draw(options.generator, options.seed, run).value();
         RunOptions case_options = run_options;
         case_options.seed = generated.world_seed;
-        return summary_json(
-            run_scenario(generated_scenario(generated, case_name(options.seed, run)), case_options)
-                .summary);
+        return run_scenario(generated_scenario(generated, case_name(options.seed, run)),
+                            case_options)
+            .summary;
       },
-      [&](std::uint64_t run, const nlohmann::json& json) {
-        RunSummary summary = summary_from_json(json);
-        ++result.runs_done;
-        if (options.on_run) options.on_run(run, summary);
-        const bool holds = summary.holds;
-        result.runs.push_back(std::move(summary));
-        if (holds) return true;
-        failing_run = run;
-        return false;
+      options.on_run, result.runs,
+      [&](std::uint64_t run, const RunSummary& summary) {
+        if (!summary.holds) failing_run = run;
+        return summary.holds;
       });
+  result.runs_done = result.runs.size();
   if (failing_run) {
     const std::uint64_t run = *failing_run;
     rc::Shrinkable<GeneratedCase> drawn = draw(options.generator, options.seed, run);

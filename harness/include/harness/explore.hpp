@@ -74,6 +74,16 @@ struct ExploreResult {
 
 ExploreResult explore(const Scenario& scenario, const ExploreOptions& options);
 
+// parallel.hpp's run_in_order for simulated runs: run(index) in a child process (in this one
+// with jobs <= 1), every summary handed to on_summary in index order, also on_run's, then kept
+// in `runs`; stops after the first summary on_summary refuses.
+void run_summaries_in_order(
+    const std::vector<std::uint64_t>& indices, unsigned jobs,
+    const std::function<RunSummary(std::uint64_t index)>& run,
+    const std::function<void(std::uint64_t run_index, const RunSummary&)>& on_run,
+    std::vector<RunSummary>& runs,
+    const std::function<bool(std::uint64_t index, const RunSummary&)>& on_summary);
+
 // The run indices of shard `shard_index` of `shard_count` among runs 0..runs-1 (index %
 // count == shard index).
 std::vector<std::uint64_t> shard_runs(std::uint64_t runs, std::uint64_t shard_index,
