@@ -18,9 +18,18 @@ std::error_code make_error(std::errc code) {
 // even past the end (as pwrite(2) of zero bytes).
 void apply_write(std::string& contents, std::uint64_t offset, std::string_view bytes) {
   if (bytes.empty()) return;
-  const std::uint64_t end = offset + bytes.size();
-  if (contents.size() < end) contents.resize(end, '\0');
-  std::copy(bytes.begin(), bytes.end(), contents.begin() + static_cast<std::ptrdiff_t>(offset));
+  // Overwrite what exists, zero-fill any gap, append the rest: the bytes past the old end are
+  // written once (not zero-filled first), as appending to a journal does on every commit.
+  const std::uint64_t size = contents.size();
+  if (offset < size) {
+    const std::size_t overlap = std::min<std::uint64_t>(bytes.size(), size - offset);
+    std::copy(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(overlap),
+              contents.begin() + static_cast<std::ptrdiff_t>(offset));
+    bytes.remove_prefix(overlap);
+  } else if (offset > size) {
+    contents.resize(offset, '\0');
+  }
+  contents.append(bytes);
 }
 
 }  // namespace
@@ -28,6 +37,36 @@ void apply_write(std::string& contents, std::uint64_t offset, std::string_view b
 void SimDisk::mark_unsynced(Inode& inode, std::uint64_t begin, std::uint64_t end) {
   inode.unsynced_begin = std::min(inode.unsynced_begin, begin);
   inode.unsynced_end = std::max(inode.unsynced_end, end);
+  if (begin >= end) return;
+  auto& ranges = inode.unsynced_ranges;
+  // The common case: at or past the end of the last range (a file written front to back).
+  if (ranges.empty() || ranges.back().second < begin) {
+    ranges.emplace_back(begin, end);
+    return;
+  }
+  // Merge with every range that overlaps or touches [begin, end): from the first one that
+  // ends at or after `begin` up to the last one that starts at or before `end`.
+  const auto first = std::lower_bound(ranges.begin(), ranges.end(), begin,
+                                      [](const std::pair<std::uint64_t, std::uint64_t>& range,
+                                         std::uint64_t value) { return range.second < value; });
+  auto last = first;
+  while (last != ranges.end() && last->first <= end) {
+    begin = std::min(begin, last->first);
+    end = std::max(end, last->second);
+    ++last;
+  }
+  if (first == last) {
+    ranges.insert(first, {begin, end});
+  } else {
+    *first = {begin, end};
+    ranges.erase(first + 1, last);
+  }
+}
+
+void SimDisk::clear_unsynced(Inode& inode) {
+  inode.unsynced_begin = std::numeric_limits<std::uint64_t>::max();
+  inode.unsynced_end = 0;
+  inode.unsynced_ranges.clear();
 }
 
 void SimDisk::apply_pending(std::string& contents, const PendingOperation& operation) {
@@ -88,16 +127,22 @@ bool SimDisk::draw_sync_error() {
 }
 
 std::error_code SimDisk::lookup(std::string_view path, InodeId& id) const {
-  std::vector<std::string> components;
-  if (auto error = detail::split_path(path, components)) return error;
+  // Validate the whole path first (its errors come before any missing component), then walk
+  // its components as views: no allocation per call.
+  if (auto error = detail::check_path(path)) return error;
   InodeId at = root_id;
-  for (const std::string& component : components) {
+  std::size_t start = 0;
+  while (start < path.size()) {
+    const std::size_t slash = path.find('/', start);
+    const std::size_t end = slash == std::string_view::npos ? path.size() : slash;
+    const std::string_view component = path.substr(start, end - start);
     const Inode& directory = inodes_.at(at);
     if (!directory.is_directory) return make_error(std::errc::not_a_directory);
     const auto entry = directory.current_entries.find(component);
     if (entry == directory.current_entries.end())
       return make_error(std::errc::no_such_file_or_directory);
     at = entry->second;
+    start = end + 1;
   }
   id = at;
   return {};
@@ -105,22 +150,33 @@ std::error_code SimDisk::lookup(std::string_view path, InodeId& id) const {
 
 std::error_code SimDisk::lookup_parent(std::string_view path, InodeId& parent,
                                        std::string& name) const {
-  std::vector<std::string> components;
-  if (auto error = detail::split_path(path, components)) return error;
+  if (auto error = detail::check_path(path)) return error;
   // The root has no parent and no name: it can be neither created, renamed nor removed.
-  if (components.empty()) return make_error(std::errc::invalid_argument);
+  if (path.empty()) return make_error(std::errc::invalid_argument);
   const std::size_t slash = path.rfind('/');
   const std::string_view parent_path =
       slash == std::string_view::npos ? std::string_view{} : path.substr(0, slash);
   if (auto error = lookup(parent_path, parent)) return error;
   if (!inodes_.at(parent).is_directory) return make_error(std::errc::not_a_directory);
-  name = components.back();
+  name = slash == std::string_view::npos ? path : path.substr(slash + 1);
   return {};
 }
 
 std::error_code SimDisk::lookup_file(std::string_view path, InodeId& id) const {
   if (auto error = lookup(path, id)) return error;
   if (inodes_.at(id).is_directory) return make_error(std::errc::is_a_directory);
+  return {};
+}
+
+std::error_code SimDisk::lookup_file(std::string_view path, Inode*& inode) {
+  if (Inode* cached = file_cache_.find(path)) {
+    inode = cached;
+    return {};
+  }
+  InodeId id = root_id;
+  if (auto error = lookup_file(path, id)) return error;
+  inode = &inodes_.at(id);
+  file_cache_.insert(path, inode);
   return {};
 }
 
@@ -137,10 +193,12 @@ void SimDisk::release_if_unreferenced(InodeId id) {
   if (id == root_id || inode.current_links > 0 || inode.durable_links > 0) return;
   // Directories are never unlinked (no rename or remove of directories), so only files die.
   S3CHAOS_ASSERT(!inode.is_directory);
+  file_cache_.clear();
   inodes_.erase(id);
 }
 
-void SimDisk::record_pending(Inode& inode, PendingOperation operation) {
+void SimDisk::record_pending(Inode& inode, bool is_truncate, std::uint64_t offset_or_size,
+                             std::string_view bytes) {
   const bool needed = faults_.torn_write_probability > 0.0 || inode.changes_dropped;
   if (!needed || !inode.pending_complete || inode.pending.size() >= pending_operations_max) {
     // Without a complete history the file cannot be torn faithfully; it will simply revert.
@@ -148,7 +206,8 @@ void SimDisk::record_pending(Inode& inode, PendingOperation operation) {
     inode.pending.clear();
     return;
   }
-  inode.pending.push_back(std::move(operation));
+  // The bytes are copied only when the history is kept.
+  inode.pending.push_back(PendingOperation{is_truncate, offset_or_size, std::string(bytes)});
 }
 
 std::error_code SimDisk::make_directory(std::string_view path) {
@@ -197,11 +256,11 @@ std::error_code SimDisk::create_file(std::string_view path) {
 std::error_code SimDisk::write_at(std::string_view path, std::uint64_t offset,
                                   std::string_view bytes) {
   if (auto error = begin_mutation()) return error;
-  InodeId id = root_id;
-  if (auto error = lookup_file(path, id)) return error;
+  Inode* found = nullptr;
+  if (auto error = lookup_file(path, found)) return error;
   if (offset > file_bytes_max || bytes.size() > file_bytes_max - offset)
     return make_error(std::errc::file_too_large);
-  Inode& inode = inodes_.at(id);
+  Inode& inode = *found;
   const std::uint64_t old_size = inode.current_contents.size();
   const std::uint64_t new_size =
       bytes.empty() ? old_size : std::max<std::uint64_t>(old_size, offset + bytes.size());
@@ -215,7 +274,7 @@ std::error_code SimDisk::write_at(std::string_view path, std::uint64_t offset,
     mark_unsynced(inode, std::min(offset, old_size), offset + bytes.size());
   }
   used_bytes_ += growth;
-  record_pending(inode, PendingOperation{false, offset, std::string(bytes)});
+  record_pending(inode, false, offset, bytes);
   S3CHAOS_ASSERT(inode.current_contents.size() == new_size);
   return {};
 }
@@ -224,20 +283,21 @@ std::error_code SimDisk::read_at(std::string_view path, std::uint64_t offset, st
                                  std::string& out) {
   out.clear();
   if (auto error = check_alive()) return error;
-  InodeId id = root_id;
-  if (auto error = lookup_file(path, id)) return error;
-  const std::string& contents = inodes_.at(id).current_contents;
+  Inode* inode = nullptr;
+  if (auto error = lookup_file(path, inode)) return error;
+  const std::string& contents = inode->current_contents;
   if (offset >= contents.size()) return {};
-  out = contents.substr(offset, std::min<std::uint64_t>(length, contents.size() - offset));
+  // assign, not substr: reuses the capacity of `out`.
+  out.assign(contents, offset, std::min<std::uint64_t>(length, contents.size() - offset));
   return {};
 }
 
 std::error_code SimDisk::truncate(std::string_view path, std::uint64_t size) {
   if (auto error = begin_mutation()) return error;
-  InodeId id = root_id;
-  if (auto error = lookup_file(path, id)) return error;
+  Inode* found = nullptr;
+  if (auto error = lookup_file(path, found)) return error;
   if (size > file_bytes_max) return make_error(std::errc::file_too_large);
-  Inode& inode = inodes_.at(id);
+  Inode& inode = *found;
   const std::uint64_t old_size = inode.current_contents.size();
   if (size > old_size) {
     const std::uint64_t growth = size - old_size;
@@ -252,23 +312,23 @@ std::error_code SimDisk::truncate(std::string_view path, std::uint64_t size) {
   // growing zero-fills from the old end.
   mark_unsynced(inode, std::min(size, old_size),
                 size < old_size ? std::numeric_limits<std::uint64_t>::max() : size);
-  record_pending(inode, PendingOperation{true, size, {}});
+  record_pending(inode, true, size, {});
   return {};
 }
 
 std::error_code SimDisk::file_size(std::string_view path, std::uint64_t& size) {
   if (auto error = check_alive()) return error;
-  InodeId id = root_id;
-  if (auto error = lookup_file(path, id)) return error;
-  size = inodes_.at(id).current_contents.size();
+  Inode* inode = nullptr;
+  if (auto error = lookup_file(path, inode)) return error;
+  size = inode->current_contents.size();
   return {};
 }
 
 std::error_code SimDisk::sync_file(std::string_view path) {
   if (auto error = begin_mutation()) return error;
-  InodeId id = root_id;
-  if (auto error = lookup_file(path, id)) return error;
-  Inode& inode = inodes_.at(id);
+  Inode* found = nullptr;
+  if (auto error = lookup_file(path, found)) return error;
+  Inode& inode = *found;
   if (draw_sync_error()) {
     if (faults_.failed_sync_drops_changes) {
       // The unsynced changes so far will never reach the disk; reads still see them.
@@ -279,6 +339,7 @@ std::error_code SimDisk::sync_file(std::string_view path) {
     return make_error(std::errc::io_error);
   }
   if (inode.changes_dropped && inode.pending_complete) {
+    inode.diverged = true;
     // Write-back works on whole pages: a page written again since the failure goes out
     // entirely, with whatever bytes the page cache holds, dropped ones included. Pages not
     // written since keep their durable bytes (zeros past the old durable end).
@@ -301,8 +362,10 @@ std::error_code SimDisk::sync_file(std::string_view path) {
     // Without a complete history since the failure (overflow), persist everything: kinder
     // than Linux, never harsher.
     inode.durable_contents = inode.current_contents;
-  } else {
-    // Only the unsynced range can differ; copy it (and the size).
+    inode.diverged = false;
+  } else if (inode.diverged) {
+    // Bytes between the unsynced ranges may differ (dropped by a failed sync, still read):
+    // copy the whole hull of the changes (and the size).
     const std::uint64_t size = inode.current_contents.size();
     inode.durable_contents.resize(size, '\0');
     if (inode.unsynced_begin < size) {
@@ -311,10 +374,20 @@ std::error_code SimDisk::sync_file(std::string_view path) {
                                      inode.current_contents, inode.unsynced_begin,
                                      end - inode.unsynced_begin);
     }
+  } else {
+    // Only the unsynced ranges can differ; copy them (and the size).
+    const std::uint64_t size = inode.current_contents.size();
+    inode.durable_contents.resize(size, '\0');
+    for (const auto& [begin, range_end] : inode.unsynced_ranges) {
+      if (begin >= size) break;
+      const std::uint64_t end = std::min(range_end, size);
+      std::copy(inode.current_contents.begin() + static_cast<std::ptrdiff_t>(begin),
+                inode.current_contents.begin() + static_cast<std::ptrdiff_t>(end),
+                inode.durable_contents.begin() + static_cast<std::ptrdiff_t>(begin));
+    }
   }
   S3CHAOS_ASSERT(inode.durable_contents.size() == inode.current_contents.size());
-  inode.unsynced_begin = std::numeric_limits<std::uint64_t>::max();
-  inode.unsynced_end = 0;
+  clear_unsynced(inode);
   inode.changes_dropped = false;
   inode.pending.clear();
   inode.pending_complete = true;
@@ -363,6 +436,7 @@ std::error_code SimDisk::rename(std::string_view from, std::string_view to) {
   const InodeId moved = source->second;
   if (inodes_.at(moved).is_directory) return make_error(std::errc::operation_not_supported);
   if (from_parent == to_parent && from_name == to_name) return {};
+  file_cache_.clear();
   auto& to_entries = inodes_.at(to_parent).current_entries;
   const auto target = to_entries.find(to_name);
   if (target != to_entries.end()) {
@@ -396,6 +470,7 @@ std::error_code SimDisk::remove(std::string_view path) {
   if (entry == entries.end()) return make_error(std::errc::no_such_file_or_directory);
   const InodeId removed = entry->second;
   if (inodes_.at(removed).is_directory) return make_error(std::errc::is_a_directory);
+  file_cache_.clear();
   entries.erase(entry);
   inodes_.at(parent).unsynced_names.insert(name);
   Inode& inode = inodes_.at(removed);
@@ -461,6 +536,7 @@ std::string SimDisk::torn_contents(const Inode& inode) {
 }
 
 void SimDisk::crash() {
+  file_cache_.clear();
   // Files first, in inode order, so the random draws are the same for the same history.
   for (auto& [id, inode] : inodes_) {
     if (inode.is_directory) {
@@ -469,8 +545,8 @@ void SimDisk::crash() {
     } else {
       inode.durable_contents = torn_contents(inode);
       inode.current_contents = inode.durable_contents;
-      inode.unsynced_begin = std::numeric_limits<std::uint64_t>::max();
-      inode.unsynced_end = 0;
+      clear_unsynced(inode);
+      inode.diverged = false;
       inode.pending.clear();
       inode.pending_complete = true;
       inode.changes_dropped = false;

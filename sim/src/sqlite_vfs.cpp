@@ -62,6 +62,8 @@ struct FileHandle {
   bool sync_directory_pending = false;
   bool shm_attached = false;
   bool is_main_database = false;
+  // Reused by every xRead of this file, so a read allocates nothing once it has grown.
+  std::string read_buffer;
 };
 
 struct VfsFile {
@@ -123,11 +125,12 @@ int file_close(sqlite3_file* file) {
 int file_read(sqlite3_file* file, void* buffer, int amount, sqlite3_int64 offset) {
   FileHandle& handle = handle_of(file);
   if (amount < 0 || offset < 0) return SQLITE_IOERR_READ;
-  std::string bytes;
+  std::string& bytes = handle.read_buffer;
+  bytes.clear();
   if (handle.in_memory) {
     const auto start = static_cast<std::uint64_t>(offset);
     if (start < handle.memory.size())
-      bytes = handle.memory.substr(start, static_cast<std::size_t>(amount));
+      bytes.assign(handle.memory, start, static_cast<std::size_t>(amount));
   } else if (handle.state->file_system->read_at(handle.path, static_cast<std::uint64_t>(offset),
                                                 static_cast<std::uint64_t>(amount), bytes)) {
     return SQLITE_IOERR_READ;

@@ -2,26 +2,30 @@
 
 #include <sqlite3.h>
 
+#include <array>
 #include <cstdio>
+#include <string_view>
 
 #include "sim/assert.hpp"
 
 namespace s3chaos::uploader {
 namespace {
 
-// Finalises a statement on every path out of a function.
+// One use of a prepared statement of the journal's cache: resets it on every path out of a
+// function (ending its read, if any, as finalising it would), keeping it prepared for the
+// next use. Every use binds all of its parameters again.
 class Statement {
  public:
-  Statement(sqlite3* db, const char* sql) {
-    if (sqlite3_prepare_v2(db, sql, -1, &statement_, nullptr) != SQLITE_OK) statement_ = nullptr;
+  explicit Statement(sqlite3_stmt* statement) : statement_(statement) {}
+  ~Statement() {
+    if (statement_ != nullptr) sqlite3_reset(statement_);
   }
-  ~Statement() { sqlite3_finalize(statement_); }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
   bool ok() const { return statement_ != nullptr; }
   sqlite3_stmt* get() const { return statement_; }
   void bind(int index, std::int64_t value) { sqlite3_bind_int64(statement_, index, value); }
-  void bind(int index, const std::string& value) {
+  void bind(int index, std::string_view value) {
     sqlite3_bind_text(statement_, index, value.data(), static_cast<int>(value.size()),
                       SQLITE_TRANSIENT);
   }
@@ -37,6 +41,35 @@ class Statement {
 
  private:
   sqlite3_stmt* statement_ = nullptr;
+};
+
+// The SQL of each Journal::Sql, in the enum's order.
+constexpr std::array<const char*, static_cast<std::size_t>(Journal::Sql::count)> statement_sql = {
+    "BEGIN IMMEDIATE;",
+    "COMMIT;",
+    "ROLLBACK;",
+    "SELECT value FROM meta WHERE name = 'boot_count';",
+    "INSERT OR REPLACE INTO meta(name, value) VALUES('boot_count', ?1);",
+    // A received row left by an ingest whose cleanup failed: never acknowledged, so replace it.
+    "DELETE FROM copies WHERE row_id IN (SELECT row_id FROM photos "
+    "WHERE photo_id = ?1 AND state = 0);",
+    "DELETE FROM photos WHERE photo_id = ?1 AND state = 0;",
+    "INSERT INTO photos(photo_id, object_key, content_name, size_bytes, md5_hex, "
+    "checksum_algorithm, checksum_base64, state) "
+    "VALUES(?1, '', ?7, ?2, ?3, ?4, ?5, ?6);",
+    "UPDATE photos SET object_key = ?1 WHERE row_id = ?2;",
+    "INSERT INTO copies(row_id, target, state, put_acked_ns, verified_ns) "
+    "VALUES(?1, ?2, 0, 0, 0);",
+    "UPDATE photos SET state = ?1 WHERE row_id = ?2;",
+    // An upsert: a target added to the settings since the photo was ingested has no row yet.
+    "INSERT OR REPLACE INTO copies(state, put_acked_ns, verified_ns, row_id, target) "
+    "VALUES(?1, ?2, ?3, ?4, ?5);",
+    "DELETE FROM photos WHERE row_id = ?1;",
+    "DELETE FROM copies WHERE row_id = ?1;",
+    "SELECT row_id, photo_id, object_key, size_bytes, md5_hex, checksum_algorithm, "
+    "checksum_base64, state, content_name FROM photos ORDER BY row_id;",
+    "SELECT row_id, target, state, put_acked_ns, verified_ns FROM copies "
+    "ORDER BY row_id, target;",
 };
 
 constexpr const char* schema_sql = R"sql(
@@ -77,7 +110,38 @@ Journal::~Journal() {
   // sqlite3_close_v2 never fails on a connection without unfinalised statements; after a
   // simulated crash its writes fail, which SQLite tolerates (the hot journal stays for the
   // next open to roll back).
-  if (db_ != nullptr) sqlite3_close_v2(db_);
+  if (db_ != nullptr) {
+    // Finalised first: a connection with live statements would only be closed later (a
+    // zombie), keeping its database file open.
+    finalize_statements();
+    sqlite3_close_v2(db_);
+  }
+}
+
+void Journal::finalize_statements() {
+  for (sqlite3_stmt*& statement : statements_) {
+    sqlite3_finalize(statement);
+    statement = nullptr;
+  }
+}
+
+sqlite3_stmt* Journal::prepared(Sql sql) {
+  const auto index = static_cast<std::size_t>(sql);
+  S3CHAOS_ASSERT(index < statements_.size());
+  if (statements_[index] == nullptr) {
+    sqlite3_stmt* statement = nullptr;
+    if (sqlite3_prepare_v2(db_, statement_sql[index], -1, &statement, nullptr) != SQLITE_OK) {
+      sqlite3_finalize(statement);
+      return nullptr;
+    }
+    statements_[index] = statement;
+  }
+  return statements_[index];
+}
+
+bool Journal::run(Sql sql) {
+  Statement statement(prepared(sql));
+  return statement.ok() && statement.step() == SQLITE_DONE;
 }
 
 bool Journal::open(const std::string& path, const std::string& vfs_name,
@@ -113,30 +177,30 @@ bool Journal::exec(const char* sql) {
 }
 
 std::optional<std::uint32_t> Journal::next_boot() {
-  if (!exec("BEGIN IMMEDIATE;")) return std::nullopt;
+  if (!run(Sql::begin)) return std::nullopt;
   std::int64_t boot = 1;
   {
-    Statement select(db_, "SELECT value FROM meta WHERE name = 'boot_count';");
+    Statement select(prepared(Sql::select_boot));
     if (!select.ok()) {
-      exec("ROLLBACK;");
+      run(Sql::rollback);
       return std::nullopt;
     }
     const int rc = select.step();
     if (rc == SQLITE_ROW) {
       boot = select.column_int(0) + 1;
     } else if (rc != SQLITE_DONE) {
-      exec("ROLLBACK;");
+      run(Sql::rollback);
       return std::nullopt;
     }
   }
-  Statement upsert(db_, "INSERT OR REPLACE INTO meta(name, value) VALUES('boot_count', ?1);");
+  Statement upsert(prepared(Sql::upsert_boot));
   if (!upsert.ok()) {
-    exec("ROLLBACK;");
+    run(Sql::rollback);
     return std::nullopt;
   }
   upsert.bind(1, boot);
-  if (upsert.step() != SQLITE_DONE || !exec("COMMIT;")) {
-    exec("ROLLBACK;");
+  if (upsert.step() != SQLITE_DONE || !run(Sql::commit)) {
+    run(Sql::rollback);
     return std::nullopt;
   }
   return static_cast<std::uint32_t>(boot);
@@ -146,10 +210,10 @@ std::optional<std::int64_t> Journal::insert_photo(const PhotoView& photo, std::s
                                                   const std::string& key_prefix,
                                                   const std::optional<std::string>& fixed_key,
                                                   std::string& object_key) {
-  if (!exec("BEGIN IMMEDIATE;")) return std::nullopt;
+  if (!run(Sql::begin)) return std::nullopt;
   const auto row_id = insert_row(photo, target_count, key_prefix, fixed_key, object_key);
-  if (!row_id.has_value() || !exec("COMMIT;")) {
-    exec("ROLLBACK;");
+  if (!row_id.has_value() || !run(Sql::commit)) {
+    run(Sql::rollback);
     return std::nullopt;
   }
   return row_id;
@@ -162,13 +226,13 @@ bool Journal::insert_photos(const std::vector<PhotoView>& photos, std::size_t ta
                             std::vector<std::string>& object_keys) {
   row_ids.clear();
   object_keys.clear();
-  if (!exec("BEGIN IMMEDIATE;")) return false;
+  if (!run(Sql::begin)) return false;
   for (std::size_t i = 0; i < photos.size(); ++i) {
     std::string object_key;
     const std::optional<std::string> fixed = fixed_keys.empty() ? std::nullopt : fixed_keys.at(i);
     const auto row_id = insert_row(photos[i], target_count, key_prefix, fixed, object_key);
     if (!row_id.has_value()) {
-      exec("ROLLBACK;");
+      run(Sql::rollback);
       row_ids.clear();
       object_keys.clear();
       return false;
@@ -176,8 +240,8 @@ bool Journal::insert_photos(const std::vector<PhotoView>& photos, std::size_t ta
     row_ids.push_back(*row_id);
     object_keys.push_back(std::move(object_key));
   }
-  if (!exec("COMMIT;")) {
-    exec("ROLLBACK;");
+  if (!run(Sql::commit)) {
+    run(Sql::rollback);
     row_ids.clear();
     object_keys.clear();
     return false;
@@ -193,25 +257,20 @@ std::optional<std::int64_t> Journal::insert_row(const PhotoView& photo, std::siz
   std::int64_t row_id = 0;
   {
     // A received row left by an ingest whose cleanup failed: never acknowledged, so replace it.
-    Statement stale_copies(db_,
-                           "DELETE FROM copies WHERE row_id IN (SELECT row_id FROM photos "
-                           "WHERE photo_id = ?1 AND state = 0);");
-    Statement stale_photo(db_, "DELETE FROM photos WHERE photo_id = ?1 AND state = 0;");
+    Statement stale_copies(prepared(Sql::delete_stale_copies));
+    Statement stale_photo(prepared(Sql::delete_stale_photo));
     if (!stale_copies.ok() || !stale_photo.ok()) return fail();
     stale_copies.bind(1, photo.photo_id);
     stale_photo.bind(1, photo.photo_id);
     if (stale_copies.step() != SQLITE_DONE || stale_photo.step() != SQLITE_DONE) return fail();
   }
   {
-    Statement insert(db_,
-                     "INSERT INTO photos(photo_id, object_key, content_name, size_bytes, md5_hex, "
-                     "checksum_algorithm, checksum_base64, state) "
-                     "VALUES(?1, '', ?7, ?2, ?3, ?4, ?5, ?6);");
+    Statement insert(prepared(Sql::insert_photo));
     if (!insert.ok()) return fail();
     insert.bind(1, photo.photo_id);
     insert.bind(2, static_cast<std::int64_t>(photo.size_bytes));
     insert.bind(3, photo.md5_hex);
-    insert.bind(4, std::string(s3proto::checksum_algorithm_name(photo.checksum_algorithm)));
+    insert.bind(4, s3proto::checksum_algorithm_name(photo.checksum_algorithm));
     insert.bind(5, photo.checksum_base64);
     insert.bind(6, static_cast<std::int64_t>(photo.state));
     insert.bind(7, photo.content_name);
@@ -220,16 +279,14 @@ std::optional<std::int64_t> Journal::insert_row(const PhotoView& photo, std::siz
   }
   object_key = fixed_key.has_value() ? *fixed_key : durable_object_key(key_prefix, row_id);
   {
-    Statement update(db_, "UPDATE photos SET object_key = ?1 WHERE row_id = ?2;");
+    Statement update(prepared(Sql::update_object_key));
     if (!update.ok()) return fail();
     update.bind(1, object_key);
     update.bind(2, row_id);
     if (update.step() != SQLITE_DONE) return fail();
   }
   for (std::size_t target = 0; target < target_count; ++target) {
-    Statement copy(db_,
-                   "INSERT INTO copies(row_id, target, state, put_acked_ns, verified_ns) "
-                   "VALUES(?1, ?2, 0, 0, 0);");
+    Statement copy(prepared(Sql::insert_copy));
     if (!copy.ok()) return fail();
     copy.bind(1, row_id);
     copy.bind(2, static_cast<std::int64_t>(target));
@@ -239,7 +296,7 @@ std::optional<std::int64_t> Journal::insert_row(const PhotoView& photo, std::siz
 }
 
 bool Journal::set_state(std::int64_t row_id, PhotoState state) {
-  Statement update(db_, "UPDATE photos SET state = ?1 WHERE row_id = ?2;");
+  Statement update(prepared(Sql::set_state));
   if (!update.ok()) return false;
   update.bind(1, static_cast<std::int64_t>(state));
   update.bind(2, row_id);
@@ -248,10 +305,7 @@ bool Journal::set_state(std::int64_t row_id, PhotoState state) {
 
 bool Journal::set_copy(std::int64_t row_id, std::size_t target, const CopyView& copy) {
   // An upsert: a target added to the settings since the photo was ingested has no row yet.
-  Statement update(
-      db_,
-      "INSERT OR REPLACE INTO copies(state, put_acked_ns, verified_ns, row_id, target) "
-      "VALUES(?1, ?2, ?3, ?4, ?5);");
+  Statement update(prepared(Sql::set_copy));
   if (!update.ok()) return false;
   update.bind(1, static_cast<std::int64_t>(copy.state));
   update.bind(2, copy.put_acked_ns);
@@ -262,17 +316,17 @@ bool Journal::set_copy(std::int64_t row_id, std::size_t target, const CopyView& 
 }
 
 bool Journal::delete_photo(std::int64_t row_id) {
-  if (!exec("BEGIN IMMEDIATE;")) return false;
-  Statement photos(db_, "DELETE FROM photos WHERE row_id = ?1;");
-  Statement copies(db_, "DELETE FROM copies WHERE row_id = ?1;");
+  if (!run(Sql::begin)) return false;
+  Statement photos(prepared(Sql::delete_photo));
+  Statement copies(prepared(Sql::delete_copies));
   if (!photos.ok() || !copies.ok()) {
-    exec("ROLLBACK;");
+    run(Sql::rollback);
     return false;
   }
   photos.bind(1, row_id);
   copies.bind(1, row_id);
-  if (photos.step() != SQLITE_DONE || copies.step() != SQLITE_DONE || !exec("COMMIT;")) {
-    exec("ROLLBACK;");
+  if (photos.step() != SQLITE_DONE || copies.step() != SQLITE_DONE || !run(Sql::commit)) {
+    run(Sql::rollback);
     return false;
   }
   return true;
@@ -281,10 +335,7 @@ bool Journal::delete_photo(std::int64_t row_id) {
 std::optional<std::vector<PhotoView>> Journal::load() {
   std::vector<PhotoView> photos;
   {
-    Statement select(
-        db_,
-        "SELECT row_id, photo_id, object_key, size_bytes, md5_hex, checksum_algorithm, "
-        "checksum_base64, state, content_name FROM photos ORDER BY row_id;");
+    Statement select(prepared(Sql::load_photos));
     if (!select.ok()) return std::nullopt;
     int rc = SQLITE_ROW;
     while ((rc = select.step()) == SQLITE_ROW) {
@@ -306,9 +357,7 @@ std::optional<std::vector<PhotoView>> Journal::load() {
     }
     if (rc != SQLITE_DONE) return std::nullopt;
   }
-  Statement select(db_,
-                   "SELECT row_id, target, state, put_acked_ns, verified_ns FROM copies "
-                   "ORDER BY row_id, target;");
+  Statement select(prepared(Sql::load_copies));
   if (!select.ok()) return std::nullopt;
   std::size_t photo_index = 0;
   int rc = SQLITE_ROW;

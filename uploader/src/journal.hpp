@@ -5,6 +5,7 @@
 // on any SQLite error and leaves the connection usable for a later retry; nothing throws.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "uploader/uploader.hpp"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace s3chaos::uploader {
 
@@ -63,7 +65,39 @@ class Journal {
                                          const std::optional<std::string>& fixed_key,
                                          std::string& object_key);
   bool exec(const char* sql);
+
+ public:
+  // The statements the journal runs, each prepared once per connection and reused (a
+  // prepare parses its SQL again: more CPU than the simulated commit it belongs to).
+  enum class Sql : std::size_t {
+    begin,
+    commit,
+    rollback,
+    select_boot,
+    upsert_boot,
+    delete_stale_copies,
+    delete_stale_photo,
+    insert_photo,
+    update_object_key,
+    insert_copy,
+    set_state,
+    set_copy,
+    delete_photo,
+    delete_copies,
+    load_photos,
+    load_copies,
+    count,
+  };
+
+ private:
+  // The prepared statement for `sql` (prepared on first use), or nullptr if preparing failed
+  // (nothing is cached then, so a later call tries again, as a fresh prepare would).
+  sqlite3_stmt* prepared(Sql sql);
+  // Runs a statement without parameters or rows (BEGIN, COMMIT, ROLLBACK): true on DONE.
+  bool run(Sql sql);
+  void finalize_statements();
   sqlite3* db_ = nullptr;
+  std::array<sqlite3_stmt*, static_cast<std::size_t>(Sql::count)> statements_{};
 };
 
 // "photos/000000000042" for prefix "photos/" and row 42.

@@ -491,7 +491,12 @@ struct Uploader::State {
       reindex(photo);
       return true;
     }
-    if (body.size() != photo.view.size_bytes || s3proto::md5_hex(body) != photo.view.md5_hex) {
+    // One MD5 of the body serves both the integrity check and the Content-MD5 header.
+    const auto digest = s3proto::md5(body);
+    const std::string_view digest_bytes(reinterpret_cast<const char*>(digest.data()),
+                                        digest.size());
+    if (body.size() != photo.view.size_bytes ||
+        s3proto::hex_encode(digest_bytes) != photo.view.md5_hex) {
       mark_lost(photo.view.row_id, "local copy damaged before upload", actions);
       return false;
     }
@@ -501,7 +506,7 @@ struct Uploader::State {
     request.op = ObjectStoreOp::put;
     request.bucket = settings.targets[target].bucket;
     request.key = photo.view.object_key;
-    request.content_md5 = s3proto::md5_base64(body);
+    request.content_md5 = s3proto::base64_encode(digest_bytes);
     request.checksum_algorithm = photo.view.checksum_algorithm;
     request.checksum_base64 = photo.view.checksum_base64;
     request.body = std::move(body);

@@ -35,7 +35,9 @@
 // in the same state (handy to enumerate crash points from one prepared state).
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -43,6 +45,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "sim/file_system.hpp"
@@ -170,8 +173,17 @@ class SimDisk final : public FileSystem {
     // whole file (SQLite's journal database grows to megabytes and syncs on every commit).
     std::uint64_t unsynced_begin = std::numeric_limits<std::uint64_t>::max();
     std::uint64_t unsynced_end = 0;
-    std::map<std::string, InodeId> current_entries;
-    std::map<std::string, InodeId> durable_entries;
+    // The same changes as sorted, disjoint, non-adjacent ranges [first, second) whose hull is
+    // [unsynced_begin, unsynced_end): a commit writes a few scattered pages of a large
+    // database file, and a sync copies only those, not everything between them.
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> unsynced_ranges;
+    // A sync after a failed one (failed_sync_drops_changes) left bytes that reads see but
+    // that are not durable outside the unsynced ranges: until a crash or a full copy, a sync
+    // copies the whole hull, as it always did, so those bytes persist exactly as before.
+    bool diverged = false;
+    // std::less<>: looked up by the string_view components of a path, without a copy.
+    std::map<std::string, InodeId, std::less<>> current_entries;
+    std::map<std::string, InodeId, std::less<>> durable_entries;
     // Names whose current entry may differ from the durable one, so sync_directory costs the
     // changes since the last sync, not the size of the directory (an uploader's content
     // directory holds thousands of files through a long outage).
@@ -181,6 +193,7 @@ class SimDisk final : public FileSystem {
   };
 
   static void mark_unsynced(Inode& inode, std::uint64_t begin, std::uint64_t end);
+  static void clear_unsynced(Inode& inode);
   // Counts a mutating call and reports io_error when the disk is (or now becomes) dead.
   std::error_code begin_mutation();
   std::error_code check_alive() const;
@@ -193,16 +206,64 @@ class SimDisk final : public FileSystem {
   // Resolves the parent directory of a path and returns the last component.
   std::error_code lookup_parent(std::string_view path, InodeId& parent, std::string& name) const;
   std::error_code lookup_file(std::string_view path, InodeId& id) const;
+  // lookup_file for the data calls (write_at, read_at, truncate, file_size, sync_file),
+  // through a small cache of recent paths: SQLite makes a dozen calls on the same two files
+  // per transaction.
+  std::error_code lookup_file(std::string_view path, Inode*& inode);
 
   InodeId allocate_inode(bool is_directory);
   void release_if_unreferenced(InodeId id);
-  void record_pending(Inode& inode, PendingOperation operation);
+  void record_pending(Inode& inode, bool is_truncate, std::uint64_t offset_or_size,
+                      std::string_view bytes);
   static void apply_pending(std::string& contents, const PendingOperation& operation);
   std::string torn_contents(const Inode& inode);
   void check_invariants() const;
 
+  // Recently resolved file paths. Valid while no entry is renamed or removed and no inode
+  // erased (those clear it); a copied or moved disk starts with an empty cache, since the
+  // pointers point into the source's inodes.
+  class FileCache {
+   public:
+    FileCache() = default;
+    FileCache(const FileCache&) {}
+    FileCache(FileCache&&) noexcept {}
+    FileCache& operator=(const FileCache&) {
+      clear();
+      return *this;
+    }
+    FileCache& operator=(FileCache&&) noexcept {
+      clear();
+      return *this;
+    }
+    ~FileCache() = default;
+    Inode* find(std::string_view path) const {
+      for (const Entry& entry : entries_) {
+        if (entry.inode != nullptr && entry.path == path) return entry.inode;
+      }
+      return nullptr;
+    }
+    void insert(std::string_view path, Inode* inode) {
+      Entry& entry = entries_[next_];
+      next_ = (next_ + 1) % entries_.size();
+      entry.path.assign(path);
+      entry.inode = inode;
+    }
+    void clear() {
+      for (Entry& entry : entries_) entry.inode = nullptr;
+    }
+
+   private:
+    struct Entry {
+      std::string path;
+      Inode* inode = nullptr;
+    };
+    std::array<Entry, 4> entries_{};
+    std::size_t next_ = 0;
+  };
+
   RandomStream random_;
   DiskFaults faults_;
+  FileCache file_cache_;
   std::map<InodeId, Inode> inodes_;
   InodeId next_inode_id_ = root_id + 1;
   std::uint64_t used_bytes_ = 0;
