@@ -6,6 +6,7 @@
 //   free), so `kernel_share` says how much of the time is the scheduler itself.
 // - ExploreRandom/<contract>: full generated scenarios per second under protected, the
 //   durability contract's cases next to the same number of fault-free cases (the peer).
+// - ExploreJobs/<J>: the same random cases in J processes (explore --jobs), J = 1 the peer.
 // - TimeToCatch/<policy>: wall time and cases until `explore random` catches each unsafe policy
 //   (median over seeds 1..7), shrinking included.
 #include <benchmark/benchmark.h>
@@ -31,7 +32,10 @@ std::filesystem::path scenarios_directory() {
   if (const char* source = std::getenv("S3CHAOS_SOURCE_DIR"); source != nullptr && *source) {
     return std::filesystem::path(source) / "scenarios";
   }
-  return std::filesystem::path(__FILE__).parent_path().parent_path() / "scenarios";
+  // build*/bin/explore-bench -> the checkout (scripts/build's presets build inside it; __FILE__
+  // may be relative under ccache's base directory).
+  return std::filesystem::read_symlink("/proc/self/exe").parent_path().parent_path().parent_path() /
+         "scenarios";
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -115,6 +119,26 @@ BENCHMARK_CAPTURE(BM_ExploreRandom, fault_free_peer, false)
     ->Iterations(1)
     ->Unit(benchmark::kSecond)
     ->UseRealTime();
+
+// explore --jobs J: the same 100 random cases under protected in J child processes. The peer
+// is J = 1 in the same run (BM_ExploreJobs/1); the ceiling is J times it, on J free cores.
+void BM_ExploreJobs(benchmark::State& state) {
+  constexpr std::uint64_t runs = 100;
+  RandomExploreOptions options;
+  options.runs = runs;
+  options.seed = 42;
+  options.policy = "protected";
+  options.jobs = static_cast<unsigned>(state.range(0));
+  std::uint64_t done = 0;
+  for (auto _ : state) {
+    const auto result = s3chaos::harness::explore_random(options);
+    if (result.first_failing_run) state.SkipWithError("protected broke the contract");
+    done += result.runs_done;
+  }
+  state.counters["scenarios_per_s"] =
+      benchmark::Counter(static_cast<double>(done), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_ExploreJobs)->Arg(1)->Arg(2)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());

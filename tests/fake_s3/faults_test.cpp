@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "fake_s3_test_support.hpp"
+#include "source_dir.hpp"
 
 namespace s3chaos::fake_s3 {
 namespace {
@@ -19,8 +20,7 @@ namespace {
 using testing::request;
 
 std::string plans_directory() {
-  std::string file = __FILE__;
-  return file.substr(0, file.rfind('/')) + "/../../fake_s3/plans/";
+  return (test::source_dir() / "fake_s3" / "plans").string() + "/";
 }
 
 std::string read_file(const std::string& path) {

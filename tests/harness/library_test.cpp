@@ -22,6 +22,7 @@
 
 #include "harness/scenario.hpp"
 #include "harness/world.hpp"
+#include "source_dir.hpp"
 
 namespace s3chaos::harness {
 namespace {
@@ -55,12 +56,9 @@ bool slow_tests_enabled() {
 }
 
 std::filesystem::path scenarios_directory() {
-  if (const char* source = std::getenv("S3CHAOS_SOURCE_DIR"); source != nullptr && *source) {
-    return std::filesystem::path(source) / "scenarios";
-  }
-  // tests/harness/library_test.cpp -> <source>/scenarios (test discovery may run without the
-  // environment ctest gives the tests themselves).
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "scenarios";
+  // Test discovery runs without the environment ctest gives the tests themselves, so the
+  // cases come from source_dir()'s fallback there.
+  return test::source_dir() / "scenarios";
 }
 
 std::vector<std::filesystem::path> scenario_files() {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "reports/report.hpp"
+#include "source_dir.hpp"
 
 namespace s3chaos::reports {
 namespace {
@@ -40,9 +41,7 @@ constexpr int narrow_laptop_width_px = 1024;
 constexpr std::size_t timeline_png_bytes_min = 20'000;
 
 std::string source_dir() {
-  if (const char* dir = std::getenv("S3CHAOS_SOURCE_DIR")) return dir;
-  std::string file = __FILE__;
-  return file.substr(0, file.rfind("/tests/reports/"));
+  return test::source_dir().string();
 }
 
 // The chromium binary: $S3CHAOS_CHROMIUM, else the first of the usual names on $PATH.

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "reports/report.hpp"
+#include "source_dir.hpp"
 #include "xhtml_check.hpp"
 
 namespace s3chaos::reports {
@@ -18,10 +19,7 @@ using testing::parse_xhtml;
 using testing::ParsedDocument;
 
 std::string source_dir() {
-  if (const char* dir = std::getenv("S3CHAOS_SOURCE_DIR")) return dir;
-  // Outside ctest: this file is tests/reports/report_test.cpp under the source root.
-  std::string file = __FILE__;
-  return file.substr(0, file.rfind("/tests/reports/"));
+  return test::source_dir().string();
 }
 
 json load_example(const std::string& name) {
