@@ -27,11 +27,13 @@ class ParallelRunError : public std::runtime_error {
 
 // Calls job(index) for every index in `indices` and hands each result to on_result in the order
 // of `indices`, never out of order. With jobs <= 1 everything runs in this process, one after
-// the other. With jobs > 1, up to `jobs` forked children run ahead; once on_result returns
-// false no further job starts and the children still running are killed (their results are
-// dropped, so the caller sees exactly the prefix it asked for). A job that throws or a child
-// that dies without a result throws ParallelRunError naming the index. Flushes stdout and
-// stderr before each fork.
+// the other. With jobs > 1, `jobs` worker processes are forked once and each runs job after
+// job, at most a few runs ahead of the caller; once on_result returns false no further job
+// starts and the workers are killed (results past it are dropped, so the caller sees exactly
+// the prefix it asked for). A job that throws or a worker that dies without a result throws
+// ParallelRunError naming the index. A job must leave no state behind that changes the next
+// job's result (a simulated run seeds everything it draws from). Flushes stdout and stderr
+// before each fork.
 void run_in_order(const std::vector<std::uint64_t>& indices, unsigned jobs,
                   const std::function<nlohmann::json(std::uint64_t index)>& job,
                   const std::function<bool(std::uint64_t index, const nlohmann::json&)>& on_result);
