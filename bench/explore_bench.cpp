@@ -92,16 +92,15 @@ BENCHMARK_CAPTURE(BM_Photoshare, naive_2008, std::string("naive-2008"))
     ->Unit(benchmark::kSecond)
     ->UseRealTime();
 
-void BM_ExploreRandom(benchmark::State& state, bool with_faults) {
-  constexpr std::uint64_t runs = 100;
+// 100 random cases under protected, drawn with `generator`, in `jobs` processes.
+void measure_explore_random(benchmark::State& state,
+                            const s3chaos::harness::GeneratorOptions& generator, unsigned jobs) {
   RandomExploreOptions options;
-  options.runs = runs;
+  options.runs = 100;
   options.seed = 42;
   options.policy = "protected";
-  if (!with_faults) {
-    options.generator.s3_faults_max = 0;
-    options.generator.uploader_faults = false;
-  }
+  options.generator = generator;
+  options.jobs = jobs;
   std::uint64_t done = 0;
   for (auto _ : state) {
     const auto result = s3chaos::harness::explore_random(options);
@@ -110,6 +109,15 @@ void BM_ExploreRandom(benchmark::State& state, bool with_faults) {
   }
   state.counters["scenarios_per_s"] =
       benchmark::Counter(static_cast<double>(done), benchmark::Counter::kIsRate);
+}
+
+void BM_ExploreRandom(benchmark::State& state, bool with_faults) {
+  GeneratorOptions generator;
+  if (!with_faults) {
+    generator.s3_faults_max = 0;
+    generator.uploader_faults = false;
+  }
+  measure_explore_random(state, generator, 1);
 }
 BENCHMARK_CAPTURE(BM_ExploreRandom, within_contract, true)
     ->Iterations(1)
@@ -120,23 +128,10 @@ BENCHMARK_CAPTURE(BM_ExploreRandom, fault_free_peer, false)
     ->Unit(benchmark::kSecond)
     ->UseRealTime();
 
-// explore --jobs J: the same 100 random cases under protected in J child processes. The peer
+// explore --jobs J: the same 100 random cases under protected in J worker processes. The peer
 // is J = 1 in the same run (BM_ExploreJobs/1); the ceiling is J times it, on J free cores.
 void BM_ExploreJobs(benchmark::State& state) {
-  constexpr std::uint64_t runs = 100;
-  RandomExploreOptions options;
-  options.runs = runs;
-  options.seed = 42;
-  options.policy = "protected";
-  options.jobs = static_cast<unsigned>(state.range(0));
-  std::uint64_t done = 0;
-  for (auto _ : state) {
-    const auto result = s3chaos::harness::explore_random(options);
-    if (result.first_failing_run) state.SkipWithError("protected broke the contract");
-    done += result.runs_done;
-  }
-  state.counters["scenarios_per_s"] =
-      benchmark::Counter(static_cast<double>(done), benchmark::Counter::kIsRate);
+  measure_explore_random(state, GeneratorOptions{}, static_cast<unsigned>(state.range(0)));
 }
 BENCHMARK(BM_ExploreJobs)->Arg(1)->Arg(2)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 
