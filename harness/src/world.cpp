@@ -55,6 +55,9 @@ struct PhotoRecord {
   std::string outcome;
   std::string loss_side;
   std::string loss_reason;
+  // Why the uploader gave up its local copy (LocalCopyLost), if it did: the photo is then
+  // neither cached nor ever evicted, whatever S3 holds.
+  std::string local_copy_lost_reason;
 };
 
 // One request in flight between the uploader and a vendor.
@@ -599,6 +602,9 @@ class World {
   }
   void apply_one(const uploader::LocalCopyLost& lost) {
     trace_.record(scheduler_.now(), "uploader", "local_copy_lost", {}, lost.photo_id);
+    if (auto it = photo_index_.find(lost.photo_id); it != photo_index_.end()) {
+      photos_[it->second].local_copy_lost_reason = lost.reason;
+    }
   }
 
   std::optional<std::size_t> photo_of_key(const std::string& key) const {
@@ -762,9 +768,16 @@ class World {
       }
       // Liveness: once faults end, every acknowledged photo reaches S3 and leaves the cache.
       if (photo.outcome == "cached" || (photo.outcome == "stored" && !photo.evicted_ns)) {
-        violations_.push_back({"liveness", photo.id, end_ns,
-                               "still in the local cache at the end of the drain period",
-                               "uploader"});
+        // Safe by the letter (S3 durably holds the bytes) but never verified and drained: say
+        // whether the copy still sits in the cache or the uploader gave it up.
+        const std::string detail =
+            !in_cache && !photo.local_copy_lost_reason.empty()
+                ? "never verified nor drained: the uploader gave up the photo (" +
+                      photo.local_copy_lost_reason +
+                      "); S3 happens to hold its bytes, but nothing the uploader knows vouches "
+                      "for them"
+                : "still in the local cache at the end of the drain period";
+        violations_.push_back({"liveness", photo.id, end_ns, detail, "uploader"});
       } else if (photo.evicted_ns &&
                  *photo.evicted_ns >
                      std::max(last_fault_end, *photo.acked_ns) + scenario_.drain_deadline_ns &&

@@ -7,8 +7,10 @@
 
 #include <set>
 
+#include "harness/explore.hpp"
 #include "harness/scenario.hpp"
 #include "harness_scenarios.hpp"
+#include "source_dir.hpp"
 
 namespace s3chaos::harness {
 namespace {
@@ -191,6 +193,32 @@ TEST(World, LossSideCountsEveryRequiredVendor) {
     EXPECT_EQ(violation.contract_side, "store") << violation.detail;
   }
   EXPECT_GT(safety, 0u);
+}
+
+// The case `explore` shrank app-server-crash-loop to under no-dir-fsync: one crash at 7774 s,
+// 15 s after a photo's PUT was answered 200. The content file's directory entry was never
+// synced, so recovery finds the file gone and gives the photo up. S3 holds it, so safety holds
+// by the letter; liveness fails, and must say that the uploader gave the photo up rather than
+// that it sits in the cache. protected, which syncs the directory, holds.
+TEST(World, AGivenUpPhotoIsNamedAsSuch) {
+  Scenario scenario =
+      load_scenario((test::source_dir() / "scenarios" / "app-server-crash-loop.json").string());
+  scenario = with_fault_plan(scenario, fake_s3::FaultPlan{});
+  UploaderFault crash;
+  crash.type = UploaderFaultType::crash;
+  crash.at_ns = sim::from_seconds(7774);
+  crash.restart_after_ns = sim::from_seconds(20);
+  crash.until_ns = crash.at_ns + crash.restart_after_ns;
+  scenario = with_uploader_faults(scenario, {crash});
+  const RunSummary unsafe = run(scenario, "no-dir-fsync", 5583080769244682472ull);
+  ASSERT_FALSE(unsafe.holds);
+  bool named = false;
+  for (const Violation& violation : unsafe.violations) {
+    EXPECT_EQ(violation.check, "liveness") << violation.detail;
+    if (violation.detail.find("the uploader gave up the photo") != std::string::npos) named = true;
+  }
+  EXPECT_TRUE(named);
+  EXPECT_TRUE(run(scenario, "protected", 5583080769244682472ull).holds);
 }
 
 }  // namespace
