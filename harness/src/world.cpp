@@ -623,10 +623,15 @@ class World {
     bool rotted_by_store = false;
   };
   using DurableIndex = std::map<std::string, std::vector<DurableCopy>>;
-  DurableIndex durable_index() const {
+  std::vector<fake_s3::TruthView> vendor_truths() const {
+    std::vector<fake_s3::TruthView> truths;
+    for (const Vendor& vendor : vendors_) truths.push_back(vendor.s3->truth());
+    return truths;
+  }
+  static DurableIndex durable_index(const std::vector<fake_s3::TruthView>& truths) {
     DurableIndex index;
-    for (const Vendor& vendor : vendors_) {
-      for (const fake_s3::TruthVersion& version : vendor.s3->truth().durable_objects) {
+    for (const fake_s3::TruthView& truth : truths) {
+      for (const fake_s3::TruthVersion& version : truth.durable_objects) {
         index[version.key].push_back({version.bytes, version.rotted_at.has_value()});
       }
     }
@@ -667,7 +672,7 @@ class World {
   // from the uploader's durable local state or from S3's durable truth.
   void check_recoverable_after_crash() {
     learn_keys_from_journal();
-    const DurableIndex index = durable_index();
+    const DurableIndex index = durable_index(vendor_truths());
     for (PhotoRecord& photo : photos_) {
       if (!photo.acked_ns || photo.lost_ns) continue;
       const std::optional<std::string> local = uploader_->read_local_copy(photo.id);
@@ -687,11 +692,10 @@ class World {
     disk_.disarm_crash_point();  // a crash point that never fired must not fire in the checker
     RunSummary& summary = output.summary;
     const TimeNs last_fault_end = last_fault_end_ns(scenario_);
-    std::map<std::string, const fake_s3::TruthVersion*> lost_versions;
-    std::vector<fake_s3::TruthView> truths;
-    for (const Vendor& vendor : vendors_) truths.push_back(vendor.s3->truth());
+    // One view of each vendor's truth serves the index, the lost writes and the loss sides.
+    const std::vector<fake_s3::TruthView> truths = vendor_truths();
     learn_keys_from_journal();
-    const DurableIndex index = durable_index();
+    const DurableIndex index = durable_index(truths);
     // Verification times come from the journal: the uploader's own durable record.
     if (uploader_) {
       for (const uploader::PhotoView& view : uploader_->journal_view()) {
