@@ -95,10 +95,10 @@ nlohmann::json uploader_fault_json(const UploaderFault& fault) {
 Scenario with_uploader_faults(const Scenario& scenario, const std::vector<UploaderFault>& faults) {
   Scenario result = scenario;
   result.uploader_faults = faults;
-  nlohmann::json list = nlohmann::json::array();
-  for (const UploaderFault& fault : faults) list.push_back(uploader_fault_json(fault));
+  // A document that never named uploader faults keeps not naming them when there are none.
   if (faults.empty() && !scenario.document.contains("uploader_faults")) return result;
-  result.document["uploader_faults"] = list;
+  nlohmann::json& list = result.document["uploader_faults"] = nlohmann::json::array();
+  for (const UploaderFault& fault : faults) list.push_back(uploader_fault_json(fault));
   return result;
 }
 

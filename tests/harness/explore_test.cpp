@@ -14,12 +14,19 @@
 namespace s3chaos::harness {
 namespace {
 
-TEST(Explore, FindsAndShrinksNaive2008) {
+// Five slightly perturbed runs of the window scenario under naive-2008: a violation is found
+// among them (the tests below say which and what follows).
+ExploreOptions naive_window_exploration() {
   ExploreOptions options;
   options.runs = 5;
   options.seed = 3;
   options.policy = "naive-2008";
   options.perturbation_fraction = 0.05;
+  return options;
+}
+
+TEST(Explore, FindsAndShrinksNaive2008) {
+  const ExploreOptions options = naive_window_exploration();
   const ExploreResult result = explore(test::window_scenario(), options);
   ASSERT_TRUE(result.first_failing_run.has_value());
   ASSERT_TRUE(result.shrunk.has_value());
@@ -163,11 +170,7 @@ TEST(Explore, PerturbationMovesTheSecondVendorsPlanToo) {
 // --jobs: runs in child processes hand back exactly what the same runs give in one process,
 // in the same order, and stop at the same first violation with the same shrunk case.
 TEST(Explore, JobsGiveTheSameSweepAsOneProcess) {
-  ExploreOptions options;
-  options.runs = 5;
-  options.seed = 3;
-  options.policy = "naive-2008";
-  options.perturbation_fraction = 0.05;
+  ExploreOptions options = naive_window_exploration();
   std::vector<std::uint64_t> seen_alone;
   options.on_run = [&](std::uint64_t run, const RunSummary&) { seen_alone.push_back(run); };
   const ExploreResult alone = explore(test::window_scenario(), options);
