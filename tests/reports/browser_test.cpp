@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -83,6 +84,13 @@ std::string base64_decode(const std::string& text) {
   return out;
 }
 
+// The browser did not answer in time (as opposed to answering wrongly): the one failure that
+// earns a second launch, since it is about the machine's load, not about the page.
+class BrowserTimeout : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // One headless Chromium driven over --remote-debugging-pipe: requests go to its fd 3, replies
 // and events come from its fd 4, each a JSON message ended by a NUL byte.
 class Browser {
@@ -97,19 +105,14 @@ class Browser {
     if (::pipe(to_browser) != 0 || ::pipe(from_browser) != 0) {
       throw std::runtime_error("pipe failed");
     }
-    const std::vector<std::string> arguments = {binary,
-                                                "--headless",
-                                                "--no-sandbox",
-                                                "--disable-gpu",
-                                                "--disable-quic",
-                                                "--no-first-run",
-                                                "--disable-background-networking",
-                                                "--disable-component-update",
-                                                "--disable-sync",
-                                                "--hide-scrollbars",
-                                                "--remote-debugging-pipe",
-                                                "--user-data-dir=" + profile.string(),
-                                                "about:blank"};
+    const std::vector<std::string> arguments = {
+        binary, "--headless", "--no-sandbox", "--disable-gpu",
+        // Containers often give /dev/shm 64 MiB; a
+        // large screenshot must not depend on it.
+        "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--hide-scrollbars", "--remote-debugging-pipe", "--user-data-dir=" + profile.string(),
+        "about:blank"};
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
@@ -161,7 +164,7 @@ class Browser {
   json call(const std::string& method, const json& params, const std::string& session) {
     const int id = send(method, params, session);
     while (true) {
-      const json message = next_message();
+      const json message = next_message(method);
       if (message.contains("id") && message["id"] == id) {
         if (message.contains("error")) {
           throw std::runtime_error(method + " failed: " + message["error"].dump());
@@ -178,7 +181,7 @@ class Browser {
       if (event.value("method", "") == method) return event;
     }
     while (true) {
-      const json message = next_message();
+      const json message = next_message(method);
       events_.push_back(message);
       if (message.value("method", "") == method) return message;
     }
@@ -190,6 +193,11 @@ class Browser {
     std::stringstream text;
     text << in.rdbuf();
     return text.str();
+  }
+  std::string log_tail() const {
+    constexpr std::size_t tail_bytes = 4'000;
+    const std::string text = log();
+    return text.size() <= tail_bytes ? text : "..." + text.substr(text.size() - tail_bytes);
   }
 
  private:
@@ -206,7 +214,8 @@ class Browser {
     return last_id_;
   }
 
-  json next_message() {
+  // `awaited` names the reply or event waited for, so a timeout says which step hung.
+  json next_message(const std::string& awaited) {
     while (true) {
       const std::size_t end = buffer_.find('\0');
       if (end != std::string::npos) {
@@ -217,8 +226,9 @@ class Browser {
       const auto left = deadline_ - std::chrono::steady_clock::now();
       const auto left_ms = std::chrono::duration_cast<std::chrono::milliseconds>(left).count();
       if (left_ms <= 0) {
-        throw std::runtime_error("the browser did not answer within " +
-                                 std::to_string(browser_budget.count()) + " s");
+        throw BrowserTimeout("the browser did not answer " + awaited + " within " +
+                             std::to_string(browser_budget.count()) + " s; its log:\n" +
+                             log_tail());
       }
       pollfd poll_fd{read_fd_, POLLIN, 0};
       if (::poll(&poll_fd, 1, static_cast<int>(left_ms)) <= 0) continue;
@@ -260,8 +270,8 @@ std::string visibility_expression(const std::vector<std::string>& ids) {
          "r.width, height: r.height}]; })))";
 }
 
-PageFindings load_page(const std::string& chromium, const fs::path& work_dir, const fs::path& page,
-                       const std::vector<std::string>& ids) {
+PageFindings load_page_once(const std::string& chromium, const fs::path& work_dir,
+                            const fs::path& page, const std::vector<std::string>& ids) {
   Browser browser(chromium, work_dir);
   const json target = browser.call("Target.createTarget", {{"url", "about:blank"}}, "");
   const json attached = browser.call("Target.attachToTarget",
@@ -335,6 +345,20 @@ PageFindings load_page(const std::string& chromium, const fs::path& work_dir, co
     }
   }
   return findings;
+}
+
+// Loads the page; a browser that does not answer in time is ended and started once more in a
+// fresh profile, and the first attempt's log is printed. Any other failure counts at once.
+PageFindings load_page(const std::string& chromium, const fs::path& work_dir, const fs::path& page,
+                       const std::vector<std::string>& ids) {
+  try {
+    return load_page_once(chromium, work_dir, page, ids);
+  } catch (const BrowserTimeout& timeout) {
+    std::cerr << "first browser attempt timed out, starting a fresh one: " << timeout.what()
+              << "\n";
+  }
+  fs::remove_all(work_dir / "profile");
+  return load_page_once(chromium, work_dir, page, ids);
 }
 
 // A fresh directory for one test's files and browser profile, removed however the test ends.
