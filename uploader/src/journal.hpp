@@ -75,13 +75,13 @@ class Journal {
     rollback,
     select_boot,
     upsert_boot,
-    delete_stale_copies,
-    delete_stale_photo,
+    select_stale_row,
     insert_photo,
     update_object_key,
     insert_copy,
     set_state,
-    set_copy,
+    update_copy,
+    insert_copy_state,
     delete_photo,
     delete_copies,
     load_photos,
@@ -95,6 +95,8 @@ class Journal {
   sqlite3_stmt* prepared(Sql sql);
   // Runs a statement without parameters or rows (BEGIN, COMMIT, ROLLBACK): true on DONE.
   bool run(Sql sql);
+  // Deletes a photo's row and its copies' rows, inside the caller's transaction.
+  bool delete_rows(std::int64_t row_id);
   void finalize_statements();
   sqlite3* db_ = nullptr;
   std::array<sqlite3_stmt*, static_cast<std::size_t>(Sql::count)> statements_{};
