@@ -375,15 +375,19 @@ std::error_code SimDisk::sync_file(std::string_view path) {
                                      end - inode.unsynced_begin);
     }
   } else {
-    // Only the unsynced ranges can differ; copy them (and the size).
+    // Only the unsynced ranges can differ; copy them (and the size). Growth past the durable
+    // size always lies in an unsynced range (writes and truncates mark from the old end), so
+    // the grown tail is appended as it is, not zero-filled first and then copied over: a
+    // rollback journal grows from nothing in every transaction.
     const std::uint64_t size = inode.current_contents.size();
-    inode.durable_contents.resize(size, '\0');
+    const std::uint64_t kept = std::min<std::uint64_t>(inode.durable_contents.size(), size);
+    inode.durable_contents.resize(kept);
+    inode.durable_contents.append(inode.current_contents, kept, size - kept);
     for (const auto& [begin, range_end] : inode.unsynced_ranges) {
-      if (begin >= size) break;
-      const std::uint64_t end = std::min(range_end, size);
-      std::copy(inode.current_contents.begin() + static_cast<std::ptrdiff_t>(begin),
-                inode.current_contents.begin() + static_cast<std::ptrdiff_t>(end),
-                inode.durable_contents.begin() + static_cast<std::ptrdiff_t>(begin));
+      if (begin >= kept) break;
+      const std::uint64_t end = std::min(range_end, kept);
+      std::char_traits<char>::copy(inode.durable_contents.data() + begin,
+                                   inode.current_contents.data() + begin, end - begin);
     }
   }
   S3CHAOS_ASSERT(inode.durable_contents.size() == inode.current_contents.size());
