@@ -504,5 +504,40 @@ TEST(Transitions, LongOutageKeepsAcceptingThenDrains) {
   EXPECT_EQ(h.uploader().metrics().cache_photos, 0u);
 }
 
+// The verification that permits an eviction is journaled in the eviction's own transaction:
+// verifying and evicting costs fewer disk calls than two transactions would (a photoshare day
+// spends a quarter of its journal commits otherwise). A verification that permits nothing yet
+// is still journaled by the end of its step.
+TEST(Transitions, VerificationIsJournaledWithItsEviction) {
+  // One transaction's disk calls: a verification of one of two required copies evicts nothing.
+  auto two_targets = test_settings();
+  two_targets.targets = {Target{"a", "bucket-a"}, Target{"b", "bucket-b"}};
+  two_targets.targets_required = 2;
+  Harness waiting(two_targets);
+  waiting.start();
+  waiting.store().down_targets = {1};
+  ASSERT_TRUE(waiting.post(make_photo("p1", "bytes")));
+  ASSERT_TRUE(waiting.run_until(seconds(10)));
+  const auto before_verify = waiting.disk().mutating_call_count();
+  ASSERT_TRUE(waiting.run_until(seconds(11)));
+  const auto one_transaction = waiting.disk().mutating_call_count() - before_verify;
+  ASSERT_GT(one_transaction, 0u);
+  EXPECT_EQ(waiting.view_of("p1")->copies[0].state, CopyState::verified);
+  EXPECT_EQ(waiting.view_of("p1")->state, PhotoState::acknowledged);
+
+  // Verify and evict: one transaction, the unlink and the directory's fsync.
+  Harness h(test_settings());
+  h.start();
+  ASSERT_TRUE(h.post(make_photo("p1", "bytes")));
+  ASSERT_TRUE(h.run_until(seconds(10)));
+  const auto before_evict = h.disk().mutating_call_count();
+  ASSERT_TRUE(h.run_until(seconds(11)));
+  ASSERT_TRUE(h.evicted().count("p1"));
+  const auto evict_calls = h.disk().mutating_call_count() - before_evict;
+  EXPECT_LT(evict_calls, 2 * one_transaction) << evict_calls << " vs " << one_transaction;
+  EXPECT_EQ(copy0(*h.view_of("p1")).state, CopyState::verified);
+  EXPECT_EQ(h.view_of("p1")->state, PhotoState::evicted);
+}
+
 }  // namespace
 }  // namespace s3chaos::uploader

@@ -330,6 +330,22 @@ bool Journal::set_copy(std::int64_t row_id, std::size_t target, const CopyView& 
   return write(Sql::insert_copy_state) && sqlite3_changes(db_) == 1;
 }
 
+bool Journal::evict(std::int64_t row_id,
+                    const std::vector<std::pair<std::size_t, CopyView>>& copies) {
+  if (!run(Sql::begin)) return false;
+  for (const auto& [target, copy] : copies) {
+    if (!set_copy(row_id, target, copy)) {
+      run(Sql::rollback);
+      return false;
+    }
+  }
+  if (!set_state(row_id, PhotoState::evicted) || !run(Sql::commit)) {
+    run(Sql::rollback);
+    return false;
+  }
+  return true;
+}
+
 bool Journal::delete_rows(std::int64_t row_id) {
   Statement photos(prepared(Sql::delete_photo));
   Statement copies(prepared(Sql::delete_copies));

@@ -51,6 +51,9 @@ class Journal {
                      std::vector<std::int64_t>& row_ids, std::vector<std::string>& object_keys);
   bool set_state(std::int64_t row_id, PhotoState state);
   bool set_copy(std::int64_t row_id, std::size_t target, const CopyView& copy);
+  // Records `copies` (target, state) and then the photo's evicted state, in ONE transaction:
+  // the verifications that permit an eviction are journaled with it.
+  bool evict(std::int64_t row_id, const std::vector<std::pair<std::size_t, CopyView>>& copies);
   bool delete_photo(std::int64_t row_id);
 
   // Every photo with its copies, sorted by row id (nullopt on failure).

@@ -47,6 +47,9 @@ struct Copy {
   // backoff forever (no-settle under stale reads sent 163,000 requests for 563 photos).
   std::uint32_t verify_misses = 0;
   RequestId request = 0;
+  // A verified state not yet journaled: it goes with the eviction it permits (one transaction)
+  // or, if the photo stays, at the end of the step (State::deferred_records).
+  bool record_deferred = false;
   // The key under which the copy sits in State::due_copies, if it does.
   std::optional<sim::TimeNs> indexed_due_ns;
 };
@@ -219,6 +222,8 @@ struct Uploader::State {
   std::set<std::tuple<sim::TimeNs, std::int64_t, std::size_t>> due_copies;
   std::set<std::pair<sim::TimeNs, std::int64_t>> due_evictions;
   std::set<std::pair<sim::TimeNs, RequestId>> deadlines;
+  // (row id, target) of copies whose verified record is deferred (Copy::record_deferred).
+  std::vector<std::pair<std::int64_t, std::size_t>> deferred_records;
   std::optional<sim::TimeNs> timer_at_ns;
   Metrics metrics;
 
@@ -448,7 +453,7 @@ struct Uploader::State {
     copy.next_attempt_ns = now + backoff_ns(copy.failures);
   }
 
-  void journal_copy(const ActivePhoto& photo, std::size_t target, const Copy& copy) {
+  static CopyView copy_view(const Copy& copy) {
     CopyView view;
     switch (copy.phase) {
       case CopyPhase::pending:
@@ -465,8 +470,34 @@ struct Uploader::State {
     }
     view.put_acked_ns = copy.put_acked_ns;
     view.verified_ns = copy.verified_ns;
+    return view;
+  }
+
+  void journal_copy(const ActivePhoto& photo, std::size_t target, Copy& copy) {
+    copy.record_deferred = false;
     // Losing this record is safe: recovery re-PUTs or re-verifies whatever the journal shows.
-    if (!journal.set_copy(photo.view.row_id, target, view)) note_io_error();
+    if (!journal.set_copy(photo.view.row_id, target, copy_view(copy))) note_io_error();
+  }
+
+  // A verified copy's record waits for the eviction it permits, which nearly always follows in
+  // the same step: one journal transaction for both instead of two. Deferring is as safe as
+  // losing the record (see journal_copy), since recovery re-verifies verified copies anyway.
+  void defer_copy_record(const ActivePhoto& photo, std::size_t target, Copy& copy) {
+    if (copy.record_deferred) return;
+    copy.record_deferred = true;
+    deferred_records.emplace_back(photo.view.row_id, target);
+  }
+
+  // Journals the deferred records of photos that stayed in the cache; called at the end of
+  // every step, so a record waits at most for the step that made it.
+  void flush_deferred_records() {
+    for (const auto& [row_id, target] : deferred_records) {
+      auto it = active.find(row_id);
+      if (it == active.end()) continue;  // Evicted (recorded with it) or lost meanwhile.
+      Copy& copy = it->second.copies[target];
+      if (copy.record_deferred) journal_copy(it->second, target, copy);
+    }
+    deferred_records.clear();
   }
 
   void mark_lost(std::int64_t row_id, const std::string& reason, Actions& actions) {
@@ -568,7 +599,7 @@ struct Uploader::State {
       copy.put_acked_ns = now;
       copy.verified_ns = now;
       copy.read_back = false;
-      journal_copy(photo, target, copy);
+      defer_copy_record(photo, target, copy);
     } else {
       // An unknown outcome (timeout, reset, 5xx) is retried: the PUT is idempotent (same key,
       // same bytes), so a retry is safe whether or not the first one landed.
@@ -613,7 +644,7 @@ struct Uploader::State {
       copy.read_back = true;
       copy.failures = 0;
       copy.verify_misses = 0;
-      journal_copy(photo, target, copy);
+      defer_copy_record(photo, target, copy);
     } else if (answered || missing) {
       // The store answered and the object is absent or not ours: upload again, after a backoff
       // that grows with every miss in a row (the seeded jitter, as for every retry).
@@ -664,13 +695,20 @@ struct Uploader::State {
     }
     // Journal first, then unlink: a crash in between leaves a file recovery removes, never a
     // journal that points at nothing.
-    if (!journal.set_state(photo.view.row_id, PhotoState::evicted)) {
+    std::vector<std::pair<std::size_t, CopyView>> records;
+    for (std::size_t target = 0; target < photo.copies.size(); ++target) {
+      if (photo.copies[target].record_deferred) {
+        records.emplace_back(target, copy_view(photo.copies[target]));
+      }
+    }
+    if (!journal.evict(photo.view.row_id, records)) {
       note_io_error();
       photo.evict_failures = std::min(photo.evict_failures + 1, backoff_doublings_max + 1);
       photo.evict_not_before_ns = now + backoff_ns(photo.evict_failures);
       reindex(photo);
       return;
     }
+    for (Copy& copy : photo.copies) copy.record_deferred = false;
     remove_file_durably(content_path(photo.view.content_name), content_directory());
     known[photo.view.photo_id].state = PhotoState::evicted;
     metrics.cache_bytes -= photo.view.size_bytes;
@@ -779,6 +817,7 @@ struct Uploader::State {
         send_verify(now, photo, target, actions);
       }
     }
+    flush_deferred_records();
     arm_timer(actions);
   }
 
