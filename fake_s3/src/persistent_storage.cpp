@@ -27,11 +27,14 @@
 #include "fake_s3/storage.hpp"
 #include "s3proto/checksum.hpp"
 #include "sim/assert.hpp"
+#include "sim/sqlite_statement.hpp"
 #include "sim/sqlite_vfs.hpp"
 
 namespace s3chaos::fake_s3 {
 
 namespace {
+
+using sim::SqliteStatement;
 
 constexpr std::size_t content_id_hex_digits = 16;
 constexpr std::string_view temporary_suffix = ".tmp";
@@ -91,49 +94,6 @@ std::string checksums_to_json(const Checksums& checksums) {
   return json.dump();
 }
 
-// One prepared statement; finalised on destruction.
-class Statement {
- public:
-  Statement(sqlite3* db, std::string_view sql) {
-    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &statement_, nullptr) !=
-        SQLITE_OK) {
-      statement_ = nullptr;
-    }
-  }
-  ~Statement() { sqlite3_finalize(statement_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  bool ok() const { return statement_ != nullptr; }
-  Statement& bind(int index, std::string_view text) {
-    if (statement_) {
-      sqlite3_bind_blob64(statement_, index, text.data(), text.size(), SQLITE_TRANSIENT);
-    }
-    return *this;
-  }
-  Statement& bind(int index, std::int64_t value) {
-    if (statement_) sqlite3_bind_int64(statement_, index, value);
-    return *this;
-  }
-  Statement& bind_null(int index) {
-    if (statement_) sqlite3_bind_null(statement_, index);
-    return *this;
-  }
-  // SQLITE_ROW, SQLITE_DONE or an error code.
-  int step() { return statement_ ? sqlite3_step(statement_) : SQLITE_ERROR; }
-  std::int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
-  bool is_null(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
-  std::string text(int column) const {
-    const void* data = sqlite3_column_blob(statement_, column);
-    const int size = sqlite3_column_bytes(statement_, column);
-    return data ? std::string(static_cast<const char*>(data), static_cast<std::size_t>(size))
-                : std::string();
-  }
-
- private:
-  sqlite3_stmt* statement_ = nullptr;
-};
-
 constexpr const char* schema_sql = R"sql(
 CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS buckets(name BLOB PRIMARY KEY, created_at INTEGER NOT NULL);
@@ -180,49 +140,49 @@ class PersistentStorage final : public ObjectStorage {
   StoredState load() override {
     StoredState state;
     {
-      Statement select(db_, "SELECT name, value FROM counters");
+      SqliteStatement select(db_, "SELECT name, value FROM counters");
       while (select.step() == SQLITE_ROW) {
-        const std::string name = select.text(0);
-        const auto value = static_cast<std::uint64_t>(select.integer(1));
+        const std::string name = select.column_text(0);
+        const auto value = static_cast<std::uint64_t>(select.column_int(1));
         if (name == "next_version_sequence") state.next_version_sequence = value;
         if (name == "next_upload_number") state.next_upload_number = value;
       }
     }
     {
-      Statement select(db_, "SELECT name, created_at FROM buckets ORDER BY name");
+      SqliteStatement select(db_, "SELECT name, created_at FROM buckets ORDER BY name");
       int step = SQLITE_ROW;
       while ((step = select.step()) == SQLITE_ROW) {
-        state.buckets.push_back({select.text(0), select.integer(1)});
+        state.buckets.push_back({select.column_text(0), select.column_int(1)});
       }
       check_done(step, "buckets");
     }
     {
-      Statement select(db_,
-                       "SELECT bucket, key, content_id, content_size, content_md5, "
-                       "version_sequence, etag, last_modified, content_type, user_metadata, "
-                       "checksums, parts_count, acked_at, durable_at, rotted_at, "
-                       "truncated_by_store FROM objects ORDER BY bucket, key");
+      SqliteStatement select(db_,
+                             "SELECT bucket, key, content_id, content_size, content_md5, "
+                             "version_sequence, etag, last_modified, content_type, user_metadata, "
+                             "checksums, parts_count, acked_at, durable_at, rotted_at, "
+                             "truncated_by_store FROM objects ORDER BY bucket, key");
       int step = SQLITE_ROW;
       while ((step = select.step()) == SQLITE_ROW) {
         StoredObject object;
-        object.bucket = select.text(0);
-        object.meta.key = select.text(1);
+        object.bucket = select.column_text(0);
+        object.meta.key = select.column_text(1);
         const std::string what = "object /" + object.bucket + "/" + object.meta.key;
-        object.bytes =
-            read_content(static_cast<std::uint64_t>(select.integer(2)),
-                         static_cast<std::uint64_t>(select.integer(3)), select.text(4), what);
-        object.version_sequence = static_cast<std::uint64_t>(select.integer(5));
-        object.meta.etag = select.text(6);
+        object.bytes = read_content(static_cast<std::uint64_t>(select.column_int(2)),
+                                    static_cast<std::uint64_t>(select.column_int(3)),
+                                    select.column_text(4), what);
+        object.version_sequence = static_cast<std::uint64_t>(select.column_int(5));
+        object.meta.etag = select.column_text(6);
         object.meta.size_bytes = object.bytes->size();
-        object.meta.last_modified = select.integer(7);
-        object.meta.content_type = select.text(8);
-        object.meta.user_metadata = parse_metadata(select.text(9), what);
-        object.meta.checksums = parse_checksums(select.text(10), what);
-        object.meta.parts_count = static_cast<int>(select.integer(11));
-        object.acked_at = select.integer(12);
-        object.durable_at = select.integer(13);
-        if (!select.is_null(14)) object.rotted_at = select.integer(14);
-        object.truncated_by_store = select.integer(15) != 0;
+        object.meta.last_modified = select.column_int(7);
+        object.meta.content_type = select.column_text(8);
+        object.meta.user_metadata = parse_metadata(select.column_text(9), what);
+        object.meta.checksums = parse_checksums(select.column_text(10), what);
+        object.meta.parts_count = static_cast<int>(select.column_int(11));
+        object.acked_at = select.column_int(12);
+        object.durable_at = select.column_int(13);
+        if (!select.is_null(14)) object.rotted_at = select.column_int(14);
+        object.truncated_by_store = select.column_int(15) != 0;
         state.next_version_sequence =
             std::max(state.next_version_sequence, object.version_sequence + 1);
         state.objects.push_back(std::move(object));
@@ -230,42 +190,44 @@ class PersistentStorage final : public ObjectStorage {
       check_done(step, "objects");
     }
     {
-      Statement select(db_,
-                       "SELECT bucket, upload_id, key, upload_number, initiated, content_type, "
-                       "user_metadata FROM uploads ORDER BY bucket, upload_id");
+      SqliteStatement select(
+          db_,
+          "SELECT bucket, upload_id, key, upload_number, initiated, content_type, "
+          "user_metadata FROM uploads ORDER BY bucket, upload_id");
       int step = SQLITE_ROW;
       while ((step = select.step()) == SQLITE_ROW) {
         StoredUpload upload;
-        upload.bucket = select.text(0);
-        upload.upload_id = select.text(1);
-        upload.key = select.text(2);
-        upload.upload_number = static_cast<std::uint64_t>(select.integer(3));
-        upload.initiated = select.integer(4);
-        upload.content_type = select.text(5);
-        upload.user_metadata = parse_metadata(select.text(6), "upload " + upload.upload_id);
+        upload.bucket = select.column_text(0);
+        upload.upload_id = select.column_text(1);
+        upload.key = select.column_text(2);
+        upload.upload_number = static_cast<std::uint64_t>(select.column_int(3));
+        upload.initiated = select.column_int(4);
+        upload.content_type = select.column_text(5);
+        upload.user_metadata = parse_metadata(select.column_text(6), "upload " + upload.upload_id);
         state.next_upload_number = std::max(state.next_upload_number, upload.upload_number + 1);
         state.uploads.push_back(std::move(upload));
       }
       check_done(step, "uploads");
     }
     for (StoredUpload& upload : state.uploads) {
-      Statement select(db_,
-                       "SELECT part_number, etag, md5, last_modified, content_id, content_size "
-                       "FROM parts WHERE bucket = ?1 AND upload_id = ?2 ORDER BY part_number");
-      select.bind(1, upload.bucket).bind(2, upload.upload_id);
+      SqliteStatement select(
+          db_,
+          "SELECT part_number, etag, md5, last_modified, content_id, content_size "
+          "FROM parts WHERE bucket = ?1 AND upload_id = ?2 ORDER BY part_number");
+      select.bind_blob(1, upload.bucket).bind_blob(2, upload.upload_id);
       int step = SQLITE_ROW;
       while ((step = select.step()) == SQLITE_ROW) {
         StoredPart part;
-        part.part_number = static_cast<int>(select.integer(0));
-        part.etag = select.text(1);
-        const std::string md5 = select.text(2);
+        part.part_number = static_cast<int>(select.column_int(0));
+        part.etag = select.column_text(1);
+        const std::string md5 = select.column_text(2);
         const std::string what =
             "part " + std::to_string(part.part_number) + " of upload " + upload.upload_id;
         if (md5.size() != part.md5.size()) throw damaged(what + ": its MD5 is not 16 bytes");
         std::memcpy(part.md5.data(), md5.data(), part.md5.size());
-        part.last_modified = select.integer(3);
-        part.bytes = read_content(static_cast<std::uint64_t>(select.integer(4)),
-                                  static_cast<std::uint64_t>(select.integer(5)), md5, what);
+        part.last_modified = select.column_int(3);
+        part.bytes = read_content(static_cast<std::uint64_t>(select.column_int(4)),
+                                  static_cast<std::uint64_t>(select.column_int(5)), md5, what);
         upload.parts.push_back(std::move(part));
       }
       check_done(step, "parts");
@@ -275,16 +237,16 @@ class PersistentStorage final : public ObjectStorage {
 
   std::error_code put_bucket(const StoredBucket& bucket) override {
     Transaction transaction(*this);
-    Statement insert(db_, "INSERT OR REPLACE INTO buckets(name, created_at) VALUES(?1, ?2)");
-    insert.bind(1, bucket.name).bind(2, bucket.created_at);
+    SqliteStatement insert(db_, "INSERT OR REPLACE INTO buckets(name, created_at) VALUES(?1, ?2)");
+    insert.bind_blob(1, bucket.name).bind(2, bucket.created_at);
     if (insert.step() != SQLITE_DONE) return io_error();
     return transaction.commit();
   }
 
   std::error_code remove_bucket(std::string_view name) override {
     Transaction transaction(*this);
-    Statement remove(db_, "DELETE FROM buckets WHERE name = ?1");
-    remove.bind(1, name);
+    SqliteStatement remove(db_, "DELETE FROM buckets WHERE name = ?1");
+    remove.bind_blob(1, name);
     if (remove.step() != SQLITE_DONE) return io_error();
     return transaction.commit();
   }
@@ -308,8 +270,8 @@ class PersistentStorage final : public ObjectStorage {
     {
       Transaction transaction(*this);
       if (auto error = object_content(bucket, key, replaced)) return error;
-      Statement remove(db_, "DELETE FROM objects WHERE bucket = ?1 AND key = ?2");
-      remove.bind(1, bucket).bind(2, key);
+      SqliteStatement remove(db_, "DELETE FROM objects WHERE bucket = ?1 AND key = ?2");
+      remove.bind_blob(1, bucket).bind_blob(2, key);
       if (remove.step() != SQLITE_DONE) return io_error();
       if (auto error = raise_counter("next_version_sequence", version_sequence + 1)) return error;
       if (auto error = transaction.commit()) return error;
@@ -320,16 +282,17 @@ class PersistentStorage final : public ObjectStorage {
 
   std::error_code put_upload(const StoredUpload& upload) override {
     Transaction transaction(*this);
-    Statement insert(db_,
-                     "INSERT OR REPLACE INTO uploads(bucket, upload_id, key, upload_number, "
-                     "initiated, content_type, user_metadata) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-    insert.bind(1, upload.bucket)
-        .bind(2, upload.upload_id)
-        .bind(3, upload.key)
+    SqliteStatement insert(
+        db_,
+        "INSERT OR REPLACE INTO uploads(bucket, upload_id, key, upload_number, "
+        "initiated, content_type, user_metadata) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    insert.bind_blob(1, upload.bucket)
+        .bind_blob(2, upload.upload_id)
+        .bind_blob(3, upload.key)
         .bind(4, static_cast<std::int64_t>(upload.upload_number))
         .bind(5, upload.initiated)
-        .bind(6, upload.content_type)
-        .bind(7, metadata_to_json(upload.user_metadata));
+        .bind_blob(6, upload.content_type)
+        .bind_blob(7, metadata_to_json(upload.user_metadata));
     if (insert.step() != SQLITE_DONE) return io_error();
     if (auto error = raise_counter("next_upload_number", upload.upload_number + 1)) return error;
     return transaction.commit();
@@ -343,16 +306,17 @@ class PersistentStorage final : public ObjectStorage {
     {
       Transaction transaction(*this);
       if (auto error = part_content(bucket, upload_id, part.part_number, replaced)) return error;
-      Statement insert(db_,
-                       "INSERT OR REPLACE INTO parts(bucket, upload_id, part_number, etag, md5, "
-                       "last_modified, content_id, content_size) "
-                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-      insert.bind(1, bucket)
-          .bind(2, upload_id)
+      SqliteStatement insert(
+          db_,
+          "INSERT OR REPLACE INTO parts(bucket, upload_id, part_number, etag, md5, "
+          "last_modified, content_id, content_size) "
+          "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+      insert.bind_blob(1, bucket)
+          .bind_blob(2, upload_id)
           .bind(3, std::int64_t{part.part_number})
-          .bind(4, part.etag)
-          .bind(5,
-                std::string_view(reinterpret_cast<const char*>(part.md5.data()), part.md5.size()))
+          .bind_blob(4, part.etag)
+          .bind_blob(
+              5, std::string_view(reinterpret_cast<const char*>(part.md5.data()), part.md5.size()))
           .bind(6, part.last_modified)
           .bind(7, static_cast<std::int64_t>(content_id))
           .bind(8, static_cast<std::int64_t>(part.bytes->size()));
@@ -369,10 +333,10 @@ class PersistentStorage final : public ObjectStorage {
     {
       Transaction transaction(*this);
       if (auto error = part_content(bucket, upload_id, part_number, replaced)) return error;
-      Statement remove(db_,
-                       "DELETE FROM parts WHERE bucket = ?1 AND upload_id = ?2 AND "
-                       "part_number = ?3");
-      remove.bind(1, bucket).bind(2, upload_id).bind(3, std::int64_t{part_number});
+      SqliteStatement remove(db_,
+                             "DELETE FROM parts WHERE bucket = ?1 AND upload_id = ?2 AND "
+                             "part_number = ?3");
+      remove.bind_blob(1, bucket).bind_blob(2, upload_id).bind(3, std::int64_t{part_number});
       if (remove.step() != SQLITE_DONE) return io_error();
       if (auto error = transaction.commit()) return error;
     }
@@ -508,10 +472,10 @@ class PersistentStorage final : public ObjectStorage {
   void remove_leftovers() {
     std::set<std::uint64_t> referenced;
     for (const char* sql : {"SELECT content_id FROM objects", "SELECT content_id FROM parts"}) {
-      Statement select(db_, sql);
+      SqliteStatement select(db_, sql);
       int step = SQLITE_ROW;
       while ((step = select.step()) == SQLITE_ROW) {
-        referenced.insert(static_cast<std::uint64_t>(select.integer(0)));
+        referenced.insert(static_cast<std::uint64_t>(select.column_int(0)));
       }
       check_done(step, "content ids");
     }
@@ -590,35 +554,35 @@ class PersistentStorage final : public ObjectStorage {
   }
 
   std::error_code raise_counter(std::string_view name, std::uint64_t at_least) {
-    Statement upsert(db_,
-                     "INSERT INTO counters(name, value) VALUES(?1, ?2) ON CONFLICT(name) DO "
-                     "UPDATE SET value = max(value, excluded.value)");
-    upsert.bind(1, name).bind(2, static_cast<std::int64_t>(at_least));
+    SqliteStatement upsert(db_,
+                           "INSERT INTO counters(name, value) VALUES(?1, ?2) ON CONFLICT(name) DO "
+                           "UPDATE SET value = max(value, excluded.value)");
+    upsert.bind_blob(1, name).bind(2, static_cast<std::int64_t>(at_least));
     return upsert.step() == SQLITE_DONE ? std::error_code() : io_error();
   }
 
   std::error_code object_content(std::string_view bucket, std::string_view key,
                                  std::vector<std::uint64_t>& ids) {
-    Statement select(db_, "SELECT content_id FROM objects WHERE bucket = ?1 AND key = ?2");
-    select.bind(1, bucket).bind(2, key);
+    SqliteStatement select(db_, "SELECT content_id FROM objects WHERE bucket = ?1 AND key = ?2");
+    select.bind_blob(1, bucket).bind_blob(2, key);
     int step = SQLITE_ROW;
     while ((step = select.step()) == SQLITE_ROW) {
-      ids.push_back(static_cast<std::uint64_t>(select.integer(0)));
+      ids.push_back(static_cast<std::uint64_t>(select.column_int(0)));
     }
     return step == SQLITE_DONE ? std::error_code() : io_error();
   }
 
   std::error_code part_content(std::string_view bucket, std::string_view upload_id,
                                std::optional<int> part_number, std::vector<std::uint64_t>& ids) {
-    Statement select(db_, part_number ? "SELECT content_id FROM parts WHERE bucket = ?1 AND "
-                                        "upload_id = ?2 AND part_number = ?3"
-                                      : "SELECT content_id FROM parts WHERE bucket = ?1 AND "
-                                        "upload_id = ?2");
-    select.bind(1, bucket).bind(2, upload_id);
+    SqliteStatement select(db_, part_number ? "SELECT content_id FROM parts WHERE bucket = ?1 AND "
+                                              "upload_id = ?2 AND part_number = ?3"
+                                            : "SELECT content_id FROM parts WHERE bucket = ?1 AND "
+                                              "upload_id = ?2");
+    select.bind_blob(1, bucket).bind_blob(2, upload_id);
     if (part_number) select.bind(3, std::int64_t{*part_number});
     int step = SQLITE_ROW;
     while ((step = select.step()) == SQLITE_ROW) {
-      ids.push_back(static_cast<std::uint64_t>(select.integer(0)));
+      ids.push_back(static_cast<std::uint64_t>(select.column_int(0)));
     }
     return step == SQLITE_DONE ? std::error_code() : io_error();
   }
@@ -628,23 +592,24 @@ class PersistentStorage final : public ObjectStorage {
                                 std::vector<std::uint64_t>& replaced) {
     if (auto error = object_content(object.bucket, object.meta.key, replaced)) return error;
     const auto md5 = s3proto::md5(*object.bytes);
-    Statement insert(db_,
-                     "INSERT OR REPLACE INTO objects(bucket, key, content_id, content_size, "
-                     "content_md5, version_sequence, etag, last_modified, content_type, "
-                     "user_metadata, checksums, parts_count, acked_at, durable_at, rotted_at, "
-                     "truncated_by_store) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-                     "?12, ?13, ?14, ?15, ?16)");
-    insert.bind(1, object.bucket)
-        .bind(2, object.meta.key)
+    SqliteStatement insert(
+        db_,
+        "INSERT OR REPLACE INTO objects(bucket, key, content_id, content_size, "
+        "content_md5, version_sequence, etag, last_modified, content_type, "
+        "user_metadata, checksums, parts_count, acked_at, durable_at, rotted_at, "
+        "truncated_by_store) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+        "?12, ?13, ?14, ?15, ?16)");
+    insert.bind_blob(1, object.bucket)
+        .bind_blob(2, object.meta.key)
         .bind(3, static_cast<std::int64_t>(content_id))
         .bind(4, static_cast<std::int64_t>(object.bytes->size()))
-        .bind(5, std::string_view(reinterpret_cast<const char*>(md5.data()), md5.size()))
+        .bind_blob(5, std::string_view(reinterpret_cast<const char*>(md5.data()), md5.size()))
         .bind(6, static_cast<std::int64_t>(object.version_sequence))
-        .bind(7, object.meta.etag)
+        .bind_blob(7, object.meta.etag)
         .bind(8, object.meta.last_modified)
-        .bind(9, object.meta.content_type)
-        .bind(10, metadata_to_json(object.meta.user_metadata))
-        .bind(11, checksums_to_json(object.meta.checksums))
+        .bind_blob(9, object.meta.content_type)
+        .bind_blob(10, metadata_to_json(object.meta.user_metadata))
+        .bind_blob(11, checksums_to_json(object.meta.checksums))
         .bind(12, std::int64_t{object.meta.parts_count})
         .bind(13, object.acked_at)
         .bind(14, object.durable_at);
@@ -664,8 +629,8 @@ class PersistentStorage final : public ObjectStorage {
     if (auto error = part_content(bucket, upload_id, std::nullopt, replaced)) return error;
     for (const char* sql : {"DELETE FROM parts WHERE bucket = ?1 AND upload_id = ?2",
                             "DELETE FROM uploads WHERE bucket = ?1 AND upload_id = ?2"}) {
-      Statement remove(db_, sql);
-      remove.bind(1, bucket).bind(2, upload_id);
+      SqliteStatement remove(db_, sql);
+      remove.bind_blob(1, bucket).bind_blob(2, upload_id);
       if (remove.step() != SQLITE_DONE) return io_error();
     }
     return {};

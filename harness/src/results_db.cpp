@@ -2,30 +2,27 @@
 
 #include <sqlite3.h>
 
+#include "sim/sqlite_statement.hpp"
+
 namespace s3chaos::harness {
 namespace {
 
-// A prepared statement that finalises itself.
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &statement_, nullptr) != SQLITE_OK) {
-      throw ResultsError(std::string("results database: ") + sqlite3_errmsg(db));
-    }
-  }
-  ~Statement() { sqlite3_finalize(statement_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  sqlite3_stmt* get() { return statement_; }
-  void done(int code) {
-    if (code != SQLITE_DONE)
-      throw ResultsError(std::string("results database: ") + sqlite3_errmsg(db_));
-  }
+using sim::SqliteStatement;
 
- private:
-  sqlite3* db_;
-  sqlite3_stmt* statement_ = nullptr;
-};
+ResultsError error_of(sqlite3* db) {
+  return ResultsError(std::string("results database: ") + sqlite3_errmsg(db));
+}
+
+// A statement prepared on `db`, or the ResultsError saying why it could not be.
+SqliteStatement prepare(sqlite3* db, const char* sql) {
+  SqliteStatement statement(db, sql);
+  if (!statement.ok()) throw error_of(db);
+  return statement;
+}
+
+void check_done(sqlite3* db, int code) {
+  if (code != SQLITE_DONE) throw error_of(db);
+}
 
 constexpr const char* schema = R"(
   PRAGMA journal_mode = WAL;
@@ -74,28 +71,26 @@ void ResultsDatabase::execute(const char* sql) {
 }
 
 void ResultsDatabase::record(const RunSummary& summary) {
-  Statement insert(
+  SqliteStatement insert = prepare(
       db_, "INSERT OR REPLACE INTO runs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
-  sqlite3_stmt* s = insert.get();
-  const std::string seed = std::to_string(summary.seed);
-  sqlite3_bind_text(s, 1, summary.scenario.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(s, 2, seed.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(s, 3, summary.policy.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(s, 4, summary.holds ? "holds" : "violated", -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 5, static_cast<sqlite3_int64>(summary.photos_acked));
-  sqlite3_bind_int64(s, 6, static_cast<sqlite3_int64>(summary.photos_lost));
-  sqlite3_bind_int64(s, 7, static_cast<sqlite3_int64>(summary.violations.size()));
-  sqlite3_bind_int64(s, 8, summary.drain_time_ms);
-  sqlite3_bind_int64(s, 9, static_cast<sqlite3_int64>(summary.cache_peak_bytes));
-  sqlite3_bind_text(s, 10, summary.trace_hash.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_double(s, 11, summary.simulated_seconds);
-  insert.done(sqlite3_step(s));
+  insert.bind_text(1, summary.scenario)
+      .bind_text(2, std::to_string(summary.seed))
+      .bind_text(3, summary.policy)
+      .bind_text(4, summary.holds ? "holds" : "violated")
+      .bind(5, static_cast<std::int64_t>(summary.photos_acked))
+      .bind(6, static_cast<std::int64_t>(summary.photos_lost))
+      .bind(7, static_cast<std::int64_t>(summary.violations.size()))
+      .bind(8, summary.drain_time_ms)
+      .bind(9, static_cast<std::int64_t>(summary.cache_peak_bytes))
+      .bind_text(10, summary.trace_hash)
+      .bind(11, summary.simulated_seconds);
+  check_done(db_, insert.step());
 }
 
 void ResultsDatabase::merge_from(const std::string& other_path) {
-  Statement attach(db_, "ATTACH DATABASE ?1 AS other");
-  sqlite3_bind_text(attach.get(), 1, other_path.c_str(), -1, SQLITE_TRANSIENT);
-  attach.done(sqlite3_step(attach.get()));
+  SqliteStatement attach = prepare(db_, "ATTACH DATABASE ?1 AS other");
+  attach.bind_text(1, other_path);
+  check_done(db_, attach.step());
   try {
     execute("INSERT OR REPLACE INTO runs SELECT * FROM other.runs");
   } catch (...) {
@@ -106,31 +101,27 @@ void ResultsDatabase::merge_from(const std::string& other_path) {
 }
 
 std::vector<ResultRow> ResultsDatabase::rows() {
-  Statement select(db_,
-                   "SELECT * FROM runs ORDER BY scenario, policy, CAST(seed AS INTEGER), seed");
+  SqliteStatement select =
+      prepare(db_, "SELECT * FROM runs ORDER BY scenario, policy, CAST(seed AS INTEGER), seed");
   std::vector<ResultRow> rows;
-  sqlite3_stmt* s = select.get();
   int code;
-  while ((code = sqlite3_step(s)) == SQLITE_ROW) {
-    auto text = [&](int column) {
-      const unsigned char* value = sqlite3_column_text(s, column);
-      return value ? std::string(reinterpret_cast<const char*>(value)) : std::string();
-    };
+  while ((code = select.step()) == SQLITE_ROW) {
+    auto text = [&](int column) { return select.column_text(column); };
     ResultRow row;
     row.scenario = text(0);
     row.seed = std::stoull(text(1));
     row.policy = text(2);
     row.verdict = text(3);
-    row.photos_acked = static_cast<std::uint64_t>(sqlite3_column_int64(s, 4));
-    row.photos_lost = static_cast<std::uint64_t>(sqlite3_column_int64(s, 5));
-    row.violations = static_cast<std::uint64_t>(sqlite3_column_int64(s, 6));
-    row.drain_time_ms = sqlite3_column_int64(s, 7);
-    row.cache_peak_bytes = static_cast<std::uint64_t>(sqlite3_column_int64(s, 8));
+    row.photos_acked = static_cast<std::uint64_t>(select.column_int(4));
+    row.photos_lost = static_cast<std::uint64_t>(select.column_int(5));
+    row.violations = static_cast<std::uint64_t>(select.column_int(6));
+    row.drain_time_ms = select.column_int(7);
+    row.cache_peak_bytes = static_cast<std::uint64_t>(select.column_int(8));
     row.trace_hash = text(9);
-    row.simulated_seconds = sqlite3_column_double(s, 10);
+    row.simulated_seconds = select.column_double(10);
     rows.push_back(std::move(row));
   }
-  select.done(code);
+  check_done(db_, code);
   return rows;
 }
 

@@ -7,41 +7,14 @@
 #include <string_view>
 
 #include "sim/assert.hpp"
+#include "sim/sqlite_statement.hpp"
 
 namespace s3chaos::uploader {
 namespace {
 
-// One use of a prepared statement of the journal's cache: resets it on every path out of a
-// function (ending its read, if any, as finalising it would), keeping it prepared for the
-// next use. Every use binds all of its parameters again.
-class Statement {
- public:
-  explicit Statement(sqlite3_stmt* statement) : statement_(statement) {}
-  ~Statement() {
-    if (statement_ != nullptr) sqlite3_reset(statement_);
-  }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  bool ok() const { return statement_ != nullptr; }
-  sqlite3_stmt* get() const { return statement_; }
-  void bind(int index, std::int64_t value) { sqlite3_bind_int64(statement_, index, value); }
-  void bind(int index, std::string_view value) {
-    sqlite3_bind_text(statement_, index, value.data(), static_cast<int>(value.size()),
-                      SQLITE_TRANSIENT);
-  }
-  int step() { return sqlite3_step(statement_); }
-  std::int64_t column_int(int index) const { return sqlite3_column_int64(statement_, index); }
-  std::string column_text(int index) const {
-    const unsigned char* text = sqlite3_column_text(statement_, index);
-    const int bytes = sqlite3_column_bytes(statement_, index);
-    return text == nullptr
-               ? std::string()
-               : std::string(reinterpret_cast<const char*>(text), static_cast<std::size_t>(bytes));
-  }
-
- private:
-  sqlite3_stmt* statement_ = nullptr;
-};
+// Each use of a statement of the journal's cache borrows it: reset at the end of the use,
+// which ends its read, and kept prepared for the next one.
+using sim::SqliteStatement;
 
 // The SQL of each Journal::Sql, in the enum's order.
 constexpr std::array<const char*, static_cast<std::size_t>(Journal::Sql::count)> statement_sql = {
@@ -139,7 +112,7 @@ sqlite3_stmt* Journal::prepared(Sql sql) {
 }
 
 bool Journal::run(Sql sql) {
-  Statement statement(prepared(sql));
+  auto statement = SqliteStatement::borrow(prepared(sql));
   return statement.ok() && statement.step() == SQLITE_DONE;
 }
 
@@ -179,7 +152,7 @@ std::optional<std::uint32_t> Journal::next_boot() {
   if (!run(Sql::begin)) return std::nullopt;
   std::int64_t boot = 1;
   {
-    Statement select(prepared(Sql::select_boot));
+    auto select = SqliteStatement::borrow(prepared(Sql::select_boot));
     if (!select.ok()) {
       run(Sql::rollback);
       return std::nullopt;
@@ -192,7 +165,7 @@ std::optional<std::uint32_t> Journal::next_boot() {
       return std::nullopt;
     }
   }
-  Statement upsert(prepared(Sql::upsert_boot));
+  auto upsert = SqliteStatement::borrow(prepared(Sql::upsert_boot));
   if (!upsert.ok()) {
     run(Sql::rollback);
     return std::nullopt;
@@ -260,9 +233,9 @@ std::optional<std::int64_t> Journal::insert_row(const PhotoView& photo, std::siz
     // subquery built a temporary table on every ingest (a fifth of the photoshare run).
     std::optional<std::int64_t> stale_row;
     {
-      Statement stale(prepared(Sql::select_stale_row));
+      auto stale = SqliteStatement::borrow(prepared(Sql::select_stale_row));
       if (!stale.ok()) return fail();
-      stale.bind(1, photo.photo_id);
+      stale.bind_text(1, photo.photo_id);
       const int rc = stale.step();
       if (rc == SQLITE_ROW) {
         stale_row = stale.column_int(0);
@@ -273,28 +246,28 @@ std::optional<std::int64_t> Journal::insert_row(const PhotoView& photo, std::siz
     if (stale_row.has_value() && !delete_rows(*stale_row)) return fail();
   }
   {
-    Statement insert(prepared(Sql::insert_photo));
+    auto insert = SqliteStatement::borrow(prepared(Sql::insert_photo));
     if (!insert.ok()) return fail();
-    insert.bind(1, photo.photo_id);
+    insert.bind_text(1, photo.photo_id);
     insert.bind(2, static_cast<std::int64_t>(photo.size_bytes));
-    insert.bind(3, photo.md5_hex);
-    insert.bind(4, s3proto::checksum_algorithm_name(photo.checksum_algorithm));
-    insert.bind(5, photo.checksum_base64);
+    insert.bind_text(3, photo.md5_hex);
+    insert.bind_text(4, s3proto::checksum_algorithm_name(photo.checksum_algorithm));
+    insert.bind_text(5, photo.checksum_base64);
     insert.bind(6, static_cast<std::int64_t>(photo.state));
-    insert.bind(7, photo.content_name);
+    insert.bind_text(7, photo.content_name);
     if (insert.step() != SQLITE_DONE) return fail();
     row_id = sqlite3_last_insert_rowid(db_);
   }
   object_key = fixed_key.has_value() ? *fixed_key : durable_object_key(key_prefix, row_id);
   {
-    Statement update(prepared(Sql::update_object_key));
+    auto update = SqliteStatement::borrow(prepared(Sql::update_object_key));
     if (!update.ok()) return fail();
-    update.bind(1, object_key);
+    update.bind_text(1, object_key);
     update.bind(2, row_id);
     if (update.step() != SQLITE_DONE) return fail();
   }
   for (std::size_t target = 0; target < target_count; ++target) {
-    Statement copy(prepared(Sql::insert_copy));
+    auto copy = SqliteStatement::borrow(prepared(Sql::insert_copy));
     if (!copy.ok()) return fail();
     copy.bind(1, row_id);
     copy.bind(2, static_cast<std::int64_t>(target));
@@ -304,7 +277,7 @@ std::optional<std::int64_t> Journal::insert_row(const PhotoView& photo, std::siz
 }
 
 bool Journal::set_state(std::int64_t row_id, PhotoState state) {
-  Statement update(prepared(Sql::set_state));
+  auto update = SqliteStatement::borrow(prepared(Sql::set_state));
   if (!update.ok()) return false;
   update.bind(1, static_cast<std::int64_t>(state));
   update.bind(2, row_id);
@@ -316,7 +289,7 @@ bool Journal::set_copy(std::int64_t row_id, std::size_t target, const CopyView& 
   // Not INSERT OR REPLACE, which deletes and reinserts the row every time: a copy's state
   // changes a few times per photo, and its row nearly always exists.
   const auto write = [&](Sql sql) {
-    Statement statement(prepared(sql));
+    auto statement = SqliteStatement::borrow(prepared(sql));
     if (!statement.ok()) return false;
     statement.bind(1, static_cast<std::int64_t>(copy.state));
     statement.bind(2, copy.put_acked_ns);
@@ -347,8 +320,8 @@ bool Journal::evict(std::int64_t row_id,
 }
 
 bool Journal::delete_rows(std::int64_t row_id) {
-  Statement photos(prepared(Sql::delete_photo));
-  Statement copies(prepared(Sql::delete_copies));
+  auto photos = SqliteStatement::borrow(prepared(Sql::delete_photo));
+  auto copies = SqliteStatement::borrow(prepared(Sql::delete_copies));
   if (!photos.ok() || !copies.ok()) return false;
   photos.bind(1, row_id);
   copies.bind(1, row_id);
@@ -367,7 +340,7 @@ bool Journal::delete_photo(std::int64_t row_id) {
 std::optional<std::vector<PhotoView>> Journal::load() {
   std::vector<PhotoView> photos;
   {
-    Statement select(prepared(Sql::load_photos));
+    auto select = SqliteStatement::borrow(prepared(Sql::load_photos));
     if (!select.ok()) return std::nullopt;
     int rc = SQLITE_ROW;
     while ((rc = select.step()) == SQLITE_ROW) {
@@ -389,7 +362,7 @@ std::optional<std::vector<PhotoView>> Journal::load() {
     }
     if (rc != SQLITE_DONE) return std::nullopt;
   }
-  Statement select(prepared(Sql::load_copies));
+  auto select = SqliteStatement::borrow(prepared(Sql::load_copies));
   if (!select.ok()) return std::nullopt;
   std::size_t photo_index = 0;
   int rc = SQLITE_ROW;
