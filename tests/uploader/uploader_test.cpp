@@ -23,6 +23,14 @@ const CopyView& copy0(const PhotoView& view) {
   return view.copies.at(0);
 }
 
+// Two vendors, a copy required on each.
+Settings both_of_two_targets() {
+  auto settings = test_settings();
+  settings.targets = {Target{"a", "bucket-a"}, Target{"b", "bucket-b"}};
+  settings.targets_required = 2;
+  return settings;
+}
+
 // Every policy name resolves to a policy with that name and a description; unknown names fail.
 TEST(Policy, CatalogueNamesResolve) {
   const auto names = policy_names();
@@ -319,10 +327,7 @@ TEST(Transitions, ConcurrencyIsBounded) {
 // With two targets and targets_required = 2, the local copy stays until both hold verified
 // copies (one vendor down keeps it local).
 TEST(Transitions, TwoTargetsBothRequired) {
-  auto settings = test_settings();
-  settings.targets = {Target{"a", "bucket-a"}, Target{"b", "bucket-b"}};
-  settings.targets_required = 2;
-  Harness h(settings);
+  Harness h(both_of_two_targets());
   h.start();
   // Vendor b is down for a while.
   h.store().down_targets = {1};
@@ -454,10 +459,7 @@ TEST(Transitions, EvictionWaitsForTheJournal) {
 // A copy the journal recorded as verified, on a photo not yet evicted (its second vendor is
 // down), is read back again after a crash before it counts.
 TEST(Transitions, RecoveryReverifiesVerifiedCopies) {
-  auto settings = test_settings();
-  settings.targets = {Target{"a", "bucket-a"}, Target{"b", "bucket-b"}};
-  settings.targets_required = 2;
-  Harness h(settings);
+  Harness h(both_of_two_targets());
   h.start();
   h.store().down_targets = {1};
   ASSERT_TRUE(h.post(make_photo("p1", "bytes")));
@@ -510,10 +512,7 @@ TEST(Transitions, LongOutageKeepsAcceptingThenDrains) {
 // is still journaled by the end of its step.
 TEST(Transitions, VerificationIsJournaledWithItsEviction) {
   // One transaction's disk calls: a verification of one of two required copies evicts nothing.
-  auto two_targets = test_settings();
-  two_targets.targets = {Target{"a", "bucket-a"}, Target{"b", "bucket-b"}};
-  two_targets.targets_required = 2;
-  Harness waiting(two_targets);
+  Harness waiting(both_of_two_targets());
   waiting.start();
   waiting.store().down_targets = {1};
   ASSERT_TRUE(waiting.post(make_photo("p1", "bytes")));
