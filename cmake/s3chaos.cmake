@@ -44,6 +44,12 @@ endfunction()
 function(s3chaos_executable name)
   cmake_parse_arguments(arg "" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${arg_SOURCES})
+  if(NOT S3CHAOS_SANITIZE)
+    # First, and kept even where the linker drops unused libraries: mimalloc's malloc must be
+    # the one every library of the program (libstdc++, SQLite, OpenSSL) resolves to.
+    target_link_libraries(${name} PRIVATE -Wl,--push-state,--no-as-needed mimalloc
+                                          -Wl,--pop-state)
+  endif()
   target_link_libraries(${name} PRIVATE ${arg_LIBS})
   s3chaos_target_defaults(${name})
 endfunction()
