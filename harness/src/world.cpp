@@ -8,6 +8,7 @@
 #include <optional>
 #include <pugixml.hpp>
 #include <sstream>
+#include <unordered_map>
 
 #include "fake_s3/faults.hpp"
 #include "fake_s3/http.hpp"
@@ -852,8 +853,10 @@ class World {
   sim::EventId timer_;
   sim::EventId s3_wakeup_;
   std::vector<PhotoRecord> photos_;
-  std::map<std::string, std::size_t> photo_index_;
-  std::map<std::string, std::size_t> key_photo_;
+  // Hashed, not ordered: looked up on every event by ids that share long prefixes, never
+  // iterated (an iteration here would make the run depend on the hash order).
+  std::unordered_map<std::string, std::size_t> photo_index_;
+  std::unordered_map<std::string, std::size_t> key_photo_;
   std::map<std::uint64_t, InFlight> in_flight_;
   std::uint64_t next_flight_ = 1;
   std::uint64_t requests_sent_ = 0;

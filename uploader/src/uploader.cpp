@@ -12,6 +12,7 @@
 #include <set>
 #include <system_error>
 #include <tuple>
+#include <unordered_map>
 
 #include "journal.hpp"
 #include "s3proto/checksum.hpp"
@@ -213,7 +214,8 @@ struct Uploader::State {
   std::int64_t key_counter = 0;
 
   std::map<std::int64_t, ActivePhoto> active;
-  std::map<std::string, KnownPhoto> known;
+  // Hashed, not ordered: looked up by photo id on every ingest and eviction, never iterated.
+  std::unordered_map<std::string, KnownPhoto> known;
   std::map<RequestId, InFlight> in_flight;
   std::vector<TargetHealth> target_health;
   // Indexes, so that an event costs O(log n) in the number of cached photos (an eight-hour
