@@ -13,14 +13,6 @@ std::size_t fault_count(const fake_s3::FaultPlan& plan) {
   return plan.rules.size() + plan.events.size();
 }
 
-// Every fault of a scenario in one list, in a fixed order: the primary vendor's rules, then its
-// events, the second vendor's rules, its events, then the uploader's faults. Shrinking drops
-// them by position in this order.
-std::size_t scenario_faults(const Scenario& scenario) {
-  return fault_count(scenario.fault_plan) + fault_count(scenario.fault_plan_vendor_2) +
-         scenario.uploader_faults.size();
-}
-
 // Removes entry `position` of a plan's rules-then-events; returns false (and changes nothing)
 // when position lies past the plan, having subtracted the plan's size from it.
 bool erase_from_plan(fake_s3::FaultPlan& plan, std::size_t& position) {
@@ -37,9 +29,11 @@ bool erase_from_plan(fake_s3::FaultPlan& plan, std::size_t& position) {
   return false;
 }
 
-// The scenario without fault `position` (in scenario_faults' order).
+// The scenario without fault `position`, counting every fault of the scenario in a fixed
+// order: the primary vendor's rules, then its events, the second vendor's rules, its events,
+// then the uploader's faults. Shrinking drops them by position in this order.
 Scenario without_fault(const Scenario& scenario, std::size_t position) {
-  S3CHAOS_ASSERT(position < scenario_faults(scenario));
+  S3CHAOS_ASSERT(position < scenario_fault_count(scenario));
   fake_s3::FaultPlan primary = scenario.fault_plan;
   if (erase_from_plan(primary, position)) return with_fault_plan(scenario, primary);
   fake_s3::FaultPlan vendor_2 = scenario.fault_plan_vendor_2;
@@ -55,6 +49,11 @@ sim::TimeNs shift(sim::RandomStream& random, sim::TimeNs span, double fraction) 
 }
 
 }  // namespace
+
+std::size_t scenario_fault_count(const Scenario& scenario) {
+  return fault_count(scenario.fault_plan) + fault_count(scenario.fault_plan_vendor_2) +
+         scenario.uploader_faults.size();
+}
 
 Scenario with_fault_plan(const Scenario& scenario, const fake_s3::FaultPlan& plan,
                          std::size_t vendor) {
@@ -162,12 +161,12 @@ ShrinkResult shrink_fault_plan(const Scenario& failing, const RunOptions& option
   result.scenario = failing;
   result.output = run_scenario(failing, options);
   result.runs = 1;
-  result.fault_count_before = scenario_faults(failing);
+  result.fault_count_before = scenario_fault_count(failing);
   S3CHAOS_ASSERT_MSG(!result.output.summary.holds, "shrinking a run that holds");
   bool progress = true;
   while (progress && result.runs < shrink_runs_max) {
     progress = false;
-    const std::size_t count = scenario_faults(result.scenario);
+    const std::size_t count = scenario_fault_count(result.scenario);
     for (std::size_t drop = 0; drop < count && result.runs < shrink_runs_max; ++drop) {
       Scenario candidate = without_fault(result.scenario, drop);
       RunOutput output = run_scenario(candidate, options);
@@ -180,7 +179,7 @@ ShrinkResult shrink_fault_plan(const Scenario& failing, const RunOptions& option
       }
     }
   }
-  result.fault_count_after = scenario_faults(result.scenario);
+  result.fault_count_after = scenario_fault_count(result.scenario);
   return result;
 }
 

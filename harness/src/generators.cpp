@@ -420,12 +420,6 @@ Scenario generated_scenario(const GeneratedCase& generated, const std::string& n
   return scenario;
 }
 
-std::size_t scenario_fault_count(const Scenario& scenario) {
-  return scenario.fault_plan.rules.size() + scenario.fault_plan.events.size() +
-         scenario.fault_plan_vendor_2.rules.size() + scenario.fault_plan_vendor_2.events.size() +
-         scenario.uploader_faults.size();
-}
-
 namespace {
 
 rc::Shrinkable<GeneratedCase> draw(const GeneratorOptions& options, std::uint64_t seed,

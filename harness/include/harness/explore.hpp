@@ -34,6 +34,9 @@ Scenario perturbed_scenario(const Scenario& scenario, std::uint64_t exploration_
 // The seed that run `run_index` of an exploration uses.
 std::uint64_t exploration_run_seed(std::uint64_t exploration_seed, std::uint64_t run_index);
 
+// Rules and events of both vendors' plans plus uploader faults: the size of a counterexample.
+std::size_t scenario_fault_count(const Scenario& scenario);
+
 // Removes faults one at a time -- either vendor's rules and events and the uploader's own
 // faults -- while `policy` still violates a check with `seed`, until no single removal keeps
 // the violation (1-minimal). Bounded by shrink_runs_max runs. The fault counts cover all three

@@ -127,8 +127,6 @@ nlohmann::json scenario_document(const GeneratedCase& generated, const std::stri
 // commands ("" leaves the name).
 Scenario generated_scenario(const GeneratedCase& generated, const std::string& name,
                             const std::string& path = "");
-// Rules and events of both vendors' plans plus uploader faults: the size of a counterexample.
-std::size_t scenario_fault_count(const Scenario& scenario);
 
 // The case run `run_index` of a random exploration draws: from exploration_run_seed(seed, i)
 // with RapidCheck size i % (size_max + 1), as a property test's i-th case would grow.
