@@ -127,23 +127,30 @@ bool SimDisk::draw_sync_error() {
 }
 
 std::error_code SimDisk::lookup(std::string_view path, InodeId& id) const {
-  // Validate the whole path first (its errors come before any missing component), then walk
-  // its components as views: no allocation per call.
+  // Validate the whole path first: its errors come before any missing component.
   if (auto error = detail::check_path(path)) return error;
+  return walk(path, id);
+}
+
+std::error_code SimDisk::walk(std::string_view path, InodeId& id) const {
   InodeId at = root_id;
-  std::size_t start = 0;
-  while (start < path.size()) {
-    const std::size_t slash = path.find('/', start);
-    const std::size_t end = slash == std::string_view::npos ? path.size() : slash;
-    const std::string_view component = path.substr(start, end - start);
+  std::error_code failed;
+  // The components are views into `path`: no allocation per call.
+  detail::for_each_path_component(path, [&](std::string_view component) {
+    if (failed) return;
     const Inode& directory = inodes_.at(at);
-    if (!directory.is_directory) return make_error(std::errc::not_a_directory);
+    if (!directory.is_directory) {
+      failed = make_error(std::errc::not_a_directory);
+      return;
+    }
     const auto entry = directory.current_entries.find(component);
-    if (entry == directory.current_entries.end())
-      return make_error(std::errc::no_such_file_or_directory);
+    if (entry == directory.current_entries.end()) {
+      failed = make_error(std::errc::no_such_file_or_directory);
+      return;
+    }
     at = entry->second;
-    start = end + 1;
-  }
+  });
+  if (failed) return failed;
   id = at;
   return {};
 }
@@ -156,7 +163,7 @@ std::error_code SimDisk::lookup_parent(std::string_view path, InodeId& parent,
   const std::size_t slash = path.rfind('/');
   const std::string_view parent_path =
       slash == std::string_view::npos ? std::string_view{} : path.substr(0, slash);
-  if (auto error = lookup(parent_path, parent)) return error;
+  if (auto error = walk(parent_path, parent)) return error;
   if (!inodes_.at(parent).is_directory) return make_error(std::errc::not_a_directory);
   name = slash == std::string_view::npos ? path : path.substr(slash + 1);
   return {};

@@ -203,6 +203,8 @@ class SimDisk final : public FileSystem {
   // Resolves a path through current entries. Missing components give
   // no_such_file_or_directory; a file used as a directory gives not_a_directory.
   std::error_code lookup(std::string_view path, InodeId& id) const;
+  // lookup for a path already validated (detail::check_path): walks it from the root.
+  std::error_code walk(std::string_view path, InodeId& id) const;
   // Resolves the parent directory of a path and returns the last component.
   std::error_code lookup_parent(std::string_view path, InodeId& parent, std::string& name) const;
   std::error_code lookup_file(std::string_view path, InodeId& id) const;
