@@ -116,6 +116,14 @@ bool Journal::run(Sql sql) {
   return statement.ok() && statement.step() == SQLITE_DONE;
 }
 
+template <typename Body>
+bool Journal::transaction(Body&& body) {
+  if (!run(Sql::begin)) return false;
+  if (body() && run(Sql::commit)) return true;
+  run(Sql::rollback);
+  return false;
+}
+
 bool Journal::open(const std::string& path, const std::string& vfs_name,
                    const std::string& journal_mode, std::string& error) {
   S3CHAOS_ASSERT(db_ == nullptr);
@@ -149,32 +157,24 @@ bool Journal::exec(const char* sql) {
 }
 
 std::optional<std::uint32_t> Journal::next_boot() {
-  if (!run(Sql::begin)) return std::nullopt;
   std::int64_t boot = 1;
-  {
-    auto select = SqliteStatement::borrow(prepared(Sql::select_boot));
-    if (!select.ok()) {
-      run(Sql::rollback);
-      return std::nullopt;
+  const bool done = transaction([&] {
+    {
+      auto select = SqliteStatement::borrow(prepared(Sql::select_boot));
+      if (!select.ok()) return false;
+      const int rc = select.step();
+      if (rc == SQLITE_ROW) {
+        boot = select.column_int(0) + 1;
+      } else if (rc != SQLITE_DONE) {
+        return false;
+      }
     }
-    const int rc = select.step();
-    if (rc == SQLITE_ROW) {
-      boot = select.column_int(0) + 1;
-    } else if (rc != SQLITE_DONE) {
-      run(Sql::rollback);
-      return std::nullopt;
-    }
-  }
-  auto upsert = SqliteStatement::borrow(prepared(Sql::upsert_boot));
-  if (!upsert.ok()) {
-    run(Sql::rollback);
-    return std::nullopt;
-  }
-  upsert.bind(1, boot);
-  if (upsert.step() != SQLITE_DONE || !run(Sql::commit)) {
-    run(Sql::rollback);
-    return std::nullopt;
-  }
+    auto upsert = SqliteStatement::borrow(prepared(Sql::upsert_boot));
+    if (!upsert.ok()) return false;
+    upsert.bind(1, boot);
+    return upsert.step() == SQLITE_DONE;
+  });
+  if (!done) return std::nullopt;
   return static_cast<std::uint32_t>(boot);
 }
 
@@ -182,12 +182,12 @@ std::optional<std::int64_t> Journal::insert_photo(const PhotoView& photo, std::s
                                                   const std::string& key_prefix,
                                                   const std::optional<std::string>& fixed_key,
                                                   std::string& object_key) {
-  if (!run(Sql::begin)) return std::nullopt;
-  const auto row_id = insert_row(photo, target_count, key_prefix, fixed_key, object_key);
-  if (!row_id.has_value() || !run(Sql::commit)) {
-    run(Sql::rollback);
-    return std::nullopt;
-  }
+  std::optional<std::int64_t> row_id;
+  const bool done = transaction([&] {
+    row_id = insert_row(photo, target_count, key_prefix, fixed_key, object_key);
+    return row_id.has_value();
+  });
+  if (!done) return std::nullopt;
   return row_id;
 }
 
@@ -198,27 +198,22 @@ bool Journal::insert_photos(const std::vector<PhotoView>& photos, std::size_t ta
                             std::vector<std::string>& object_keys) {
   row_ids.clear();
   object_keys.clear();
-  if (!run(Sql::begin)) return false;
-  for (std::size_t i = 0; i < photos.size(); ++i) {
-    std::string object_key;
-    const std::optional<std::string> fixed = fixed_keys.empty() ? std::nullopt : fixed_keys.at(i);
-    const auto row_id = insert_row(photos[i], target_count, key_prefix, fixed, object_key);
-    if (!row_id.has_value()) {
-      run(Sql::rollback);
-      row_ids.clear();
-      object_keys.clear();
-      return false;
+  const bool done = transaction([&] {
+    for (std::size_t i = 0; i < photos.size(); ++i) {
+      std::string object_key;
+      const std::optional<std::string> fixed = fixed_keys.empty() ? std::nullopt : fixed_keys.at(i);
+      const auto row_id = insert_row(photos[i], target_count, key_prefix, fixed, object_key);
+      if (!row_id.has_value()) return false;
+      row_ids.push_back(*row_id);
+      object_keys.push_back(std::move(object_key));
     }
-    row_ids.push_back(*row_id);
-    object_keys.push_back(std::move(object_key));
-  }
-  if (!run(Sql::commit)) {
-    run(Sql::rollback);
+    return true;
+  });
+  if (!done) {
     row_ids.clear();
     object_keys.clear();
-    return false;
   }
-  return true;
+  return done;
 }
 
 std::optional<std::int64_t> Journal::insert_row(const PhotoView& photo, std::size_t target_count,
@@ -305,18 +300,12 @@ bool Journal::set_copy(std::int64_t row_id, std::size_t target, const CopyView& 
 
 bool Journal::evict(std::int64_t row_id,
                     const std::vector<std::pair<std::size_t, CopyView>>& copies) {
-  if (!run(Sql::begin)) return false;
-  for (const auto& [target, copy] : copies) {
-    if (!set_copy(row_id, target, copy)) {
-      run(Sql::rollback);
-      return false;
+  return transaction([&] {
+    for (const auto& [target, copy] : copies) {
+      if (!set_copy(row_id, target, copy)) return false;
     }
-  }
-  if (!set_state(row_id, PhotoState::evicted) || !run(Sql::commit)) {
-    run(Sql::rollback);
-    return false;
-  }
-  return true;
+    return set_state(row_id, PhotoState::evicted);
+  });
 }
 
 bool Journal::delete_rows(std::int64_t row_id) {
@@ -329,12 +318,7 @@ bool Journal::delete_rows(std::int64_t row_id) {
 }
 
 bool Journal::delete_photo(std::int64_t row_id) {
-  if (!run(Sql::begin)) return false;
-  if (!delete_rows(row_id) || !run(Sql::commit)) {
-    run(Sql::rollback);
-    return false;
-  }
-  return true;
+  return transaction([&] { return delete_rows(row_id); });
 }
 
 std::optional<std::vector<PhotoView>> Journal::load() {

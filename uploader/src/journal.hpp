@@ -98,6 +98,10 @@ class Journal {
   sqlite3_stmt* prepared(Sql sql);
   // Runs a statement without parameters or rows (BEGIN, COMMIT, ROLLBACK): true on DONE.
   bool run(Sql sql);
+  // Runs `body` (returning true on success) between BEGIN IMMEDIATE and COMMIT; rolls back
+  // when the body or the commit fails. Defined in journal.cpp, its only user.
+  template <typename Body>
+  bool transaction(Body&& body);
   // Deletes a photo's row and its copies' rows, inside the caller's transaction.
   bool delete_rows(std::int64_t row_id);
   void finalize_statements();
