@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -22,6 +21,7 @@
 #include "harness/scenario.hpp"
 #include "harness/world.hpp"
 #include "sim/scheduler.hpp"
+#include "source_dir.hpp"
 
 namespace {
 
@@ -29,13 +29,7 @@ using s3chaos::harness::GeneratorOptions;
 using s3chaos::harness::RandomExploreOptions;
 
 std::filesystem::path scenarios_directory() {
-  if (const char* source = std::getenv("S3CHAOS_SOURCE_DIR"); source != nullptr && *source) {
-    return std::filesystem::path(source) / "scenarios";
-  }
-  // build*/bin/explore-bench -> the checkout (scripts/build's presets build inside it; __FILE__
-  // may be relative under ccache's base directory).
-  return std::filesystem::read_symlink("/proc/self/exe").parent_path().parent_path().parent_path() /
-         "scenarios";
+  return s3chaos::test::source_dir() / "scenarios";
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {

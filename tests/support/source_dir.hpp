@@ -4,7 +4,7 @@
 // so that another clone of the same commit hits the cache, and a relative __FILE__ points
 // nowhere from a test's working directory. ctest sets S3CHAOS_SOURCE_DIR for the tests; test
 // discovery and a test run by hand get it from s3chaos_source_dir.txt, which CMake writes next
-// to every test and benchmark executable.
+// to the test executables and to explore-bench (bench/CMakeLists.txt).
 #pragma once
 
 #include <cstdlib>
