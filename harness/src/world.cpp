@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
@@ -224,11 +226,17 @@ class World {
             std::llround(std::exp(log_min + (log_max - log_min) * sizes.uniform01())));
         const std::uint64_t real_bytes =
             std::max(real_photo_bytes_min, photo.size_logical / workload.byte_scale);
+        // Each word's bytes, least significant first (little-endian order, fixed here so a
+        // photo's bytes do not depend on the machine).
         photo.bytes.resize(real_bytes);
         for (std::uint64_t i = 0; i < real_bytes; i += 8) {
           const std::uint64_t word = content.next_u64();
-          for (std::uint64_t j = 0; j < 8 && i + j < real_bytes; ++j) {
-            photo.bytes[i + j] = static_cast<char>(word >> (8 * j));
+          const std::size_t count = std::min<std::uint64_t>(8, real_bytes - i);
+          if constexpr (std::endian::native == std::endian::little) {
+            std::memcpy(photo.bytes.data() + i, &word, count);
+          } else {
+            for (std::size_t j = 0; j < count; ++j)
+              photo.bytes[i + j] = static_cast<char>(word >> (8 * j));
           }
         }
         photo.received_ns = t;
@@ -643,7 +651,10 @@ class World {
   // that acknowledges before the journal entry exists), and evictions it recorded.
   void learn_keys_from_journal() {
     if (!uploader_) return;
-    for (const uploader::PhotoView& view : uploader_->journal_view()) {
+    learn_keys_from(uploader_->journal_view());
+  }
+  void learn_keys_from(const std::vector<uploader::PhotoView>& journal) {
+    for (const uploader::PhotoView& view : journal) {
       auto it = photo_index_.find(view.photo_id);
       if (it == photo_index_.end() || view.object_key.empty()) continue;
       PhotoRecord& photo = photos_[it->second];
@@ -695,11 +706,14 @@ class World {
     const TimeNs last_fault_end = last_fault_end_ns(scenario_);
     // One view of each vendor's truth serves the index, the lost writes and the loss sides.
     const std::vector<fake_s3::TruthView> truths = vendor_truths();
-    learn_keys_from_journal();
+    // One read of the journal (every row it holds) serves the keys and the verification times.
+    const std::vector<uploader::PhotoView> journal =
+        uploader_ ? uploader_->journal_view() : std::vector<uploader::PhotoView>{};
+    learn_keys_from(journal);
     const DurableIndex index = durable_index(truths);
     // Verification times come from the journal: the uploader's own durable record.
     if (uploader_) {
-      for (const uploader::PhotoView& view : uploader_->journal_view()) {
+      for (const uploader::PhotoView& view : journal) {
         auto it = photo_index_.find(view.photo_id);
         if (it == photo_index_.end()) continue;
         for (const uploader::CopyView& copy : view.copies) {
@@ -979,9 +993,9 @@ nlohmann::json World::run_result_json(const RunSummary& summary, TimeNs end_ns) 
           std::to_string(count) + " violation" + (count > 1 ? "s" : "") + "; first: " + first;
       check["contract_side"] = side;
     }
-    checks.push_back(check);
+    checks.push_back(std::move(check));
   }
-  result["checks"] = checks;
+  result["checks"] = std::move(checks);
   result["s3_health"] = s3_health_json(scenario_, end_ns);
   nlohmann::json faults = nlohmann::json::array();
   for (std::size_t vendor = 0; vendor < 2; ++vendor) {
@@ -994,28 +1008,28 @@ nlohmann::json World::run_result_json(const RunSummary& summary, TimeNs end_ns) 
                                            .value("type", "fault")}};
       fault["end_ms"] = to_ms(std::min(rule.window.end_ns.value_or(scenario_.duration_ns), end_ns));
       if (!rule.name.empty() || vendor > 0) fault["description"] = rule.name + vendor_note;
-      faults.push_back(fault);
+      faults.push_back(std::move(fault));
     }
     for (const fake_s3::FaultEvent& event : plan.events) {
       nlohmann::json fault = {
           {"start_ms", to_ms(event.at_ns)},
           {"kind", event.type == fake_s3::EventType::death ? "s3_death" : "bit_rot"}};
       if (!event.name.empty() || vendor > 0) fault["description"] = event.name + vendor_note;
-      faults.push_back(fault);
+      faults.push_back(std::move(fault));
     }
   }
   std::stable_sort(faults.begin(), faults.end(),
                    [](const nlohmann::json& a, const nlohmann::json& b) {
                      return a["start_ms"].get<std::int64_t>() < b["start_ms"].get<std::int64_t>();
                    });
-  result["faults"] = faults;
+  result["faults"] = std::move(faults);
   nlohmann::json crashes = nlohmann::json::array();
   for (const CrashRecord& crash : crash_times_) {
     crashes.push_back({{"at_ms", to_ms(crash.at_ns)},
                        {"restart_ms", to_ms(std::min(crash.restart_ns, end_ns))},
                        {"cause", crash.cause}});
   }
-  result["uploader_crashes"] = crashes;
+  result["uploader_crashes"] = std::move(crashes);
   nlohmann::json photos = nlohmann::json::array();
   for (const PhotoRecord& photo : photos_) {
     nlohmann::json record = {{"id", photo.id},
@@ -1033,9 +1047,9 @@ nlohmann::json World::run_result_json(const RunSummary& summary, TimeNs end_ns) 
       record["loss_side"] = photo.loss_side.empty() ? "uploader" : photo.loss_side;
       record["loss_reason"] = photo.loss_reason;
     }
-    photos.push_back(record);
+    photos.push_back(std::move(record));
   }
-  result["photos"] = photos;
+  result["photos"] = std::move(photos);
   return result;
 }
 
