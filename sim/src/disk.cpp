@@ -200,7 +200,7 @@ void SimDisk::release_if_unreferenced(InodeId id) {
   if (id == root_id || inode.current_links > 0 || inode.durable_links > 0) return;
   // Directories are never unlinked (no rename or remove of directories), so only files die.
   S3CHAOS_ASSERT(!inode.is_directory);
-  file_cache_.clear();
+  file_cache_.forget_inode(&inode);
   inodes_.erase(id);
 }
 
@@ -447,7 +447,8 @@ std::error_code SimDisk::rename(std::string_view from, std::string_view to) {
   const InodeId moved = source->second;
   if (inodes_.at(moved).is_directory) return make_error(std::errc::operation_not_supported);
   if (from_parent == to_parent && from_name == to_name) return {};
-  file_cache_.clear();
+  file_cache_.forget_path(from);
+  file_cache_.forget_path(to);
   auto& to_entries = inodes_.at(to_parent).current_entries;
   const auto target = to_entries.find(to_name);
   if (target != to_entries.end()) {
@@ -481,7 +482,7 @@ std::error_code SimDisk::remove(std::string_view path) {
   if (entry == entries.end()) return make_error(std::errc::no_such_file_or_directory);
   const InodeId removed = entry->second;
   if (inodes_.at(removed).is_directory) return make_error(std::errc::is_a_directory);
-  file_cache_.clear();
+  file_cache_.forget_path(path);
   entries.erase(entry);
   inodes_.at(parent).unsynced_names.insert(name);
   Inode& inode = inodes_.at(removed);

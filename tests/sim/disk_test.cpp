@@ -153,6 +153,30 @@ TEST(SimDisk, RenameAcrossDirectoriesNeedsBothSynced) {
   EXPECT_EQ(read_all(disk, "out/f"), "Photo");
 }
 
+// Names that were just used (and so resolved through the disk's small cache of recent paths)
+// follow every rename and remove at once: the replaced name reaches the moved file, the old
+// name is gone, and an unrelated name still reaches its own file.
+TEST(SimDisk, RecentlyUsedNamesFollowRenamesAndRemoves) {
+  SimDisk disk = make_disk();
+  make_durable_file(disk, "journal", "j");
+  make_durable_file(disk, "tmp", "new");
+  make_durable_file(disk, "photo", "old");
+  ASSERT_EQ(disk.write_at("photo", 0, "OLD"), ok);
+  ASSERT_EQ(disk.write_at("tmp", 0, "NEW"), ok);
+  ASSERT_EQ(disk.write_at("journal", 1, "2"), ok);
+  ASSERT_EQ(disk.rename("tmp", "photo"), ok);
+  EXPECT_EQ(disk.write_at("tmp", 0, "x"), not_found);
+  ASSERT_EQ(disk.write_at("photo", 3, "!"), ok);
+  EXPECT_EQ(read_all(disk, "photo"), "NEW!");
+  EXPECT_EQ(read_all(disk, "journal"), "j2");
+  ASSERT_EQ(disk.remove("photo"), ok);
+  EXPECT_EQ(disk.sync_file("photo"), not_found);
+  ASSERT_EQ(disk.create_file("photo"), ok);
+  EXPECT_EQ(read_all(disk, "photo"), "");
+  ASSERT_EQ(disk.write_at("journal", 2, "3"), ok);
+  EXPECT_EQ(read_all(disk, "journal"), "j23");
+}
+
 // remove is immediate for reads, but reverts on crash until the directory is synced.
 TEST(SimDisk, RemoveNeedsDirectorySync) {
   SimDisk disk = make_disk();

@@ -221,9 +221,13 @@ class SimDisk final : public FileSystem {
   std::string torn_contents(const Inode& inode);
   void check_invariants() const;
 
-  // Recently resolved file paths. Valid while no entry is renamed or removed and no inode
-  // erased (those clear it); a copied or moved disk starts with an empty cache, since the
-  // pointers point into the source's inodes.
+  // Recently resolved file paths. Paths are canonical (no "." "..", or empty components), so
+  // an entry goes stale only when its own name is renamed or removed (rename and remove
+  // forget exactly those names) or its inode is erased (forgotten with it); directories are
+  // never renamed or removed. A crash clears it; a copied or moved disk starts with an empty
+  // cache, since the pointers point into the source's inodes. Forgetting only the changed
+  // names keeps the journal's files cached while an uploader renames and removes a photo's
+  // content file on every ingest and eviction.
   class FileCache {
    public:
     FileCache() = default;
@@ -252,6 +256,16 @@ class SimDisk final : public FileSystem {
     }
     void clear() {
       for (Entry& entry : entries_) entry.inode = nullptr;
+    }
+    void forget_path(std::string_view path) {
+      for (Entry& entry : entries_) {
+        if (entry.inode != nullptr && entry.path == path) entry.inode = nullptr;
+      }
+    }
+    void forget_inode(const Inode* inode) {
+      for (Entry& entry : entries_) {
+        if (entry.inode == inode) entry.inode = nullptr;
+      }
     }
 
    private:
