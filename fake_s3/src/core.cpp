@@ -1,12 +1,10 @@
 // The S3 core: see core.hpp for the contract.
 #include "fake_s3/core.hpp"
 
-#include <openssl/evp.h>
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstring>
-
 #include <set>
 
 #include "errors.hpp"
@@ -78,18 +76,10 @@ bool starts_with(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
 }
 
-// The MD5 of a body, once per PUT or part (the ETag needs it; nothing else does). The digest
-// is fetched from OpenSSL's provider once: EVP_Digest with EVP_md5() fetches it again on every
-// call, which costs about 6 % of an MD5 of 4 KiB.
+// The MD5 of a body, once per PUT or part (the ETag needs it; nothing else does).
 using Md5 = std::array<unsigned char, 16>;
 Md5 body_md5(std::string_view bytes) {
-  static EVP_MD* const fetched = EVP_MD_fetch(nullptr, "MD5", nullptr);
-  if (!fetched) return s3proto::md5(bytes);
-  Md5 digest{};
-  unsigned int length = 0;
-  const int done = EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, fetched, nullptr);
-  S3CHAOS_ASSERT(done == 1 && length == digest.size());
-  return digest;
+  return s3proto::md5(bytes);
 }
 
 // "\"<32 hex digits>\"", the ETag of a single-part object or a part, in one allocation.
