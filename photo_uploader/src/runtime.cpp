@@ -245,6 +245,9 @@ struct Runtime::Impl {
     }
     wake.notify_all();
     if (driver.joinable()) driver.join();
+    // The driver is gone, so the core is ours: a clean stop commits the staged copy records,
+    // and the next start does not repeat those PUTs.
+    if (core && core->ready()) core->flush_journal();
   }
 
   ~Impl() {

@@ -3,6 +3,7 @@
 // checks every signature and digest (mini_s3.hpp), and local copies are evicted only after the
 // settle time and a verification read.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -169,6 +170,40 @@ TEST(Runtime, IngestUploadsSettlesVerifiesEvicts) {
   EXPECT_EQ(read.response.status, 200);
   EXPECT_EQ(read.response.body, photos["p-3"]);
   EXPECT_EQ(uploader.get("/photos/nope").response.status, 404);
+  std::filesystem::remove_all(data);
+}
+
+// Copy records are group-committed with the next journal transaction; a clean stop writes
+// the ones still staged, so the journal on disk says the photo is in the store and the next
+// start does not PUT it again.
+TEST(Runtime, CleanStopCommitsStagedCopyRecords) {
+  MiniS3 store;
+  const std::string data = temp_directory("photo-uploader-stop");
+  {
+    IngestFixture uploader(config_for(store, data, 600.0));
+    ASSERT_FALSE(uploader.started.has_value()) << *uploader.started;
+    const auto result = uploader.put("p-1", random_bytes(10'000, 1));
+    ASSERT_EQ(result.response.status, 200) << result.response.body;
+    for (int i = 0; i < 500 && store.objects("photos").empty(); ++i)
+      std::this_thread::sleep_for(2ms);
+    ASSERT_EQ(store.objects("photos").size(), 1u);
+    // The store keeps the object before it answers: wait until the core has the 200.
+    for (int i = 0; i < 500 && uploader.metrics()["requests_in_flight"] != 0; ++i)
+      std::this_thread::sleep_for(10ms);
+    ASSERT_EQ(uploader.metrics()["requests_in_flight"], 0);
+  }  // server and runtime stop here
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((data + "/journal.sqlite").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+            SQLITE_OK);
+  sqlite3_stmt* select = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT state, put_acked_ns FROM copies", -1, &select, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(select), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(select, 0), static_cast<int>(uploader::CopyState::uploaded));
+  EXPECT_GT(sqlite3_column_int64(select, 1), 0);
+  EXPECT_EQ(sqlite3_step(select), SQLITE_DONE);
+  sqlite3_finalize(select);
+  sqlite3_close(db);
   std::filesystem::remove_all(data);
 }
 

@@ -96,9 +96,10 @@ TEST(Transitions, HappyPathAcknowledgesUploadsSettlesVerifiesEvicts) {
   EXPECT_EQ(h.store().requests[0].timeout_ns, h.settings().request_timeout_ns);
 
   ASSERT_TRUE(h.run_until(seconds(1)));
+  // The 200's record is staged, not committed alone: it joins the next journal transaction
+  // (group commit), here the eviction.
   view = h.view_of("p1");
-  EXPECT_EQ(copy0(*view).state, CopyState::uploaded);
-  EXPECT_EQ(copy0(*view).put_acked_ns, sim::from_milliseconds(1));
+  EXPECT_EQ(copy0(*view).state, CopyState::pending);
   // Before the settle time: no read, nothing evicted.
   ASSERT_TRUE(h.run_until(seconds(10)));
   EXPECT_EQ(h.store().requests.size(), 1u);
@@ -112,6 +113,7 @@ TEST(Transitions, HappyPathAcknowledgesUploadsSettlesVerifiesEvicts) {
   view = h.view_of("p1");
   EXPECT_EQ(view->state, PhotoState::evicted);
   EXPECT_EQ(copy0(*view).state, CopyState::verified);
+  EXPECT_EQ(copy0(*view).put_acked_ns, sim::from_milliseconds(1));
   EXPECT_GE(copy0(*view).verified_ns, copy0(*view).put_acked_ns + h.settings().settle_time_ns);
   EXPECT_FALSE(h.uploader().read_local_copy("p1").has_value());
   EXPECT_EQ(h.store().find(0, "photos/000000000001")->bytes, photo.bytes);
@@ -333,14 +335,15 @@ TEST(Transitions, TwoTargetsBothRequired) {
   h.store().down_targets = {1};
   const auto photo = make_photo("p1", "bytes");
   ASSERT_TRUE(h.post(photo));
-  ASSERT_TRUE(h.run_until(seconds(30)));
+  // Past the longest wait of a staged record (a minute): the journal shows the verification.
+  ASSERT_TRUE(h.run_until(seconds(70)));
   auto view = h.view_of("p1");
   EXPECT_EQ(view->copies[0].state, CopyState::verified);
   EXPECT_NE(view->copies[1].state, CopyState::verified);
   EXPECT_EQ(view->state, PhotoState::acknowledged);
   EXPECT_EQ(h.uploader().read_local_copy("p1"), photo.bytes);
   h.store().down_targets.clear();
-  ASSERT_TRUE(h.run_until(seconds(60)));
+  ASSERT_TRUE(h.run_until(seconds(100)));
   EXPECT_TRUE(h.evicted().count("p1"));
   EXPECT_EQ(h.store().find(0, view->object_key)->bytes, photo.bytes);
   EXPECT_EQ(h.store().find(1, view->object_key)->bytes, photo.bytes);
@@ -463,7 +466,8 @@ TEST(Transitions, RecoveryReverifiesVerifiedCopies) {
   h.start();
   h.store().down_targets = {1};
   ASSERT_TRUE(h.post(make_photo("p1", "bytes")));
-  ASSERT_TRUE(h.run_until(sim::from_seconds(20)));
+  // Past the longest wait of a staged record: the journal holds the verification.
+  ASSERT_TRUE(h.run_until(sim::from_seconds(70)));
   ASSERT_EQ(h.view_of("p1")->copies[0].state, CopyState::verified);
   const std::size_t heads_before = count_ops(h, ObjectStoreOp::head, 0);
   const std::string key = h.view_of("p1")->object_key;
@@ -506,23 +510,38 @@ TEST(Transitions, LongOutageKeepsAcceptingThenDrains) {
   EXPECT_EQ(h.uploader().metrics().cache_photos, 0u);
 }
 
-// The verification that permits an eviction is journaled in the eviction's own transaction:
-// verifying and evicting costs fewer disk calls than two transactions would (a photoshare day
-// spends a quarter of its journal commits otherwise). A verification that permits nothing yet
-// is still journaled by the end of its step.
-TEST(Transitions, VerificationIsJournaledWithItsEviction) {
-  // One transaction's disk calls: a verification of one of two required copies evicts nothing.
+// Copy records are group-committed: a PUT's 200 or a verification that permits nothing yet
+// costs no disk call in its own step; the records join the next journal transaction, and one
+// that finds none is written alone a minute after the oldest waiting record. A verification
+// that permits an eviction commits with it, so verifying and evicting costs about one
+// transaction (plus the unlink and the directory's fsync), not two.
+TEST(Transitions, CopyRecordsJoinTheNextTransaction) {
   Harness waiting(both_of_two_targets());
   waiting.start();
   waiting.store().down_targets = {1};
   ASSERT_TRUE(waiting.post(make_photo("p1", "bytes")));
-  ASSERT_TRUE(waiting.run_until(seconds(10)));
-  const auto before_verify = waiting.disk().mutating_call_count();
-  ASSERT_TRUE(waiting.run_until(seconds(11)));
-  const auto one_transaction = waiting.disk().mutating_call_count() - before_verify;
-  ASSERT_GT(one_transaction, 0u);
+  const auto after_ingest = waiting.disk().mutating_call_count();
+  ASSERT_TRUE(waiting.run_until(seconds(11)));  // copy 0: PUT 200 at 1 ms, verified at 10 s
+  EXPECT_EQ(waiting.disk().mutating_call_count(), after_ingest);
+  EXPECT_EQ(waiting.view_of("p1")->copies[0].state, CopyState::pending);
+  // The next ingest commits them with its own row.
+  ASSERT_TRUE(waiting.post(make_photo("p2", "more bytes")));
   EXPECT_EQ(waiting.view_of("p1")->copies[0].state, CopyState::verified);
+  EXPECT_EQ(waiting.view_of("p1")->copies[0].put_acked_ns, sim::from_milliseconds(1));
   EXPECT_EQ(waiting.view_of("p1")->state, PhotoState::acknowledged);
+
+  // With no transaction to join, the oldest record waits a minute, then all are written alone.
+  Harness alone(both_of_two_targets());
+  alone.start();
+  alone.store().down_targets = {1};
+  ASSERT_TRUE(alone.post(make_photo("p1", "bytes")));
+  ASSERT_TRUE(alone.run_until(seconds(59)));
+  EXPECT_EQ(alone.view_of("p1")->copies[0].state, CopyState::pending);
+  const auto before_flush = alone.disk().mutating_call_count();
+  ASSERT_TRUE(alone.run_until(seconds(61)));
+  const auto one_transaction = alone.disk().mutating_call_count() - before_flush;
+  ASSERT_GT(one_transaction, 0u);
+  EXPECT_EQ(alone.view_of("p1")->copies[0].state, CopyState::verified);
 
   // Verify and evict: one transaction, the unlink and the directory's fsync.
   Harness h(test_settings());
@@ -536,6 +555,51 @@ TEST(Transitions, VerificationIsJournaledWithItsEviction) {
   EXPECT_LT(evict_calls, 2 * one_transaction) << evict_calls << " vs " << one_transaction;
   EXPECT_EQ(copy0(*h.view_of("p1")).state, CopyState::verified);
   EXPECT_EQ(h.view_of("p1")->state, PhotoState::evicted);
+}
+
+// Staged records that cannot be written (every fsync fails) stay staged and are tried again a
+// minute later, not at once: the uploader does not wake again and again at one instant, and
+// the records land once the disk heals.
+TEST(Transitions, FailedFlushOfStagedRecordsWaitsBeforeTryingAgain) {
+  Harness h(both_of_two_targets());
+  h.start();
+  h.store().down_targets = {1};
+  ASSERT_TRUE(h.post(make_photo("p1", "bytes")));
+  ASSERT_TRUE(h.run_until(seconds(11)));  // copy 0 verified, its records staged
+  sim::DiskFaults faults;
+  faults.sync_error_probability = 1.0;
+  h.disk().set_faults(faults);
+  const auto syncs_before = h.uploader().metrics().io_errors;
+  ASSERT_TRUE(h.run_until(seconds(300)));
+  // One failed try per minute (about 5), each a few failed calls: not thousands.
+  EXPECT_GE(h.uploader().metrics().io_errors, syncs_before + 1);
+  EXPECT_LE(h.uploader().metrics().io_errors, syncs_before + 20);
+  h.disk().set_faults(sim::DiskFaults{});
+  ASSERT_TRUE(h.run_until(seconds(400)));
+  EXPECT_EQ(h.view_of("p1")->copies[0].state, CopyState::verified);
+}
+
+// The price of group commit: a crash loses the staged records, so recovery PUTs the photo
+// again (same key, same bytes) and waits the settle time from that PUT's 200 before it reads
+// back and evicts. Nothing is lost.
+TEST(Transitions, CrashBeforeTheRecordsCommitRepeatsThePut) {
+  Harness h(test_settings());
+  h.start();
+  ASSERT_TRUE(h.post(make_photo("p1", "bytes")));
+  ASSERT_TRUE(h.run_until(seconds(1)));  // PUT 200 at 1 ms, record staged
+  ASSERT_EQ(count_ops(h, ObjectStoreOp::put), 1u);
+  h.crash_and_restart();
+  EXPECT_EQ(copy0(*h.view_of("p1")).state, CopyState::pending);
+  const sim::TimeNs restarted = h.now();
+  ASSERT_TRUE(h.run_until(restarted + seconds(5)));
+  EXPECT_EQ(count_ops(h, ObjectStoreOp::put), 2u);
+  EXPECT_TRUE(h.evicted().empty());
+  ASSERT_TRUE(h.run_until(restarted + seconds(30)));
+  EXPECT_TRUE(h.evicted().count("p1"));
+  EXPECT_GE(copy0(*h.view_of("p1")).verified_ns,
+            copy0(*h.view_of("p1")).put_acked_ns + h.settings().settle_time_ns);
+  EXPECT_GT(copy0(*h.view_of("p1")).put_acked_ns, restarted);
+  EXPECT_TRUE(h.recoverable("p1", "bytes"));
 }
 
 }  // namespace

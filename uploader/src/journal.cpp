@@ -119,7 +119,17 @@ bool Journal::run(Sql sql) {
 template <typename Body>
 bool Journal::transaction(Body&& body) {
   if (!run(Sql::begin)) return false;
-  if (body() && run(Sql::commit)) return true;
+  // The staged records first: the body's own writes, made later, win over them.
+  const auto write_staged = [&] {
+    for (const auto& [copy_key, copy] : staged_) {
+      if (!write_copy(copy_key.first, copy_key.second, copy)) return false;
+    }
+    return true;
+  };
+  if (write_staged() && body() && run(Sql::commit)) {
+    staged_.clear();
+    return true;
+  }
   run(Sql::rollback);
   return false;
 }
@@ -272,6 +282,23 @@ std::optional<std::int64_t> Journal::insert_row(const PhotoView& photo, std::siz
 }
 
 bool Journal::set_state(std::int64_t row_id, PhotoState state) {
+  return transaction([&] { return write_state(row_id, state); });
+}
+
+bool Journal::set_copy(std::int64_t row_id, std::size_t target, const CopyView& copy) {
+  return transaction([&] { return write_copy(row_id, target, copy); });
+}
+
+void Journal::stage_copy(std::int64_t row_id, std::size_t target, const CopyView& copy) {
+  staged_[{row_id, target}] = copy;
+}
+
+bool Journal::flush_staged() {
+  if (staged_.empty()) return true;
+  return transaction([] { return true; });
+}
+
+bool Journal::write_state(std::int64_t row_id, PhotoState state) {
   auto update = SqliteStatement::borrow(prepared(Sql::set_state));
   if (!update.ok()) return false;
   update.bind(1, static_cast<std::int64_t>(state));
@@ -279,7 +306,7 @@ bool Journal::set_state(std::int64_t row_id, PhotoState state) {
   return update.step() == SQLITE_DONE && sqlite3_changes(db_) == 1;
 }
 
-bool Journal::set_copy(std::int64_t row_id, std::size_t target, const CopyView& copy) {
+bool Journal::write_copy(std::int64_t row_id, std::size_t target, const CopyView& copy) {
   // An upsert: a target added to the settings since the photo was ingested has no row yet.
   // Not INSERT OR REPLACE, which deletes and reinserts the row every time: a copy's state
   // changes a few times per photo, and its row nearly always exists.
@@ -298,14 +325,8 @@ bool Journal::set_copy(std::int64_t row_id, std::size_t target, const CopyView& 
   return write(Sql::insert_copy_state) && sqlite3_changes(db_) == 1;
 }
 
-bool Journal::evict(std::int64_t row_id,
-                    const std::vector<std::pair<std::size_t, CopyView>>& copies) {
-  return transaction([&] {
-    for (const auto& [target, copy] : copies) {
-      if (!set_copy(row_id, target, copy)) return false;
-    }
-    return set_state(row_id, PhotoState::evicted);
-  });
+bool Journal::evict(std::int64_t row_id) {
+  return transaction([&] { return write_state(row_id, PhotoState::evicted); });
 }
 
 bool Journal::delete_rows(std::int64_t row_id) {

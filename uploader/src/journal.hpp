@@ -3,10 +3,17 @@
 // Every write is its own transaction under synchronous=FULL, so a call that returns true has
 // made its change durable (as durable as the VFS's sync makes it). Every call returns false
 // on any SQLite error and leaves the connection usable for a later retry; nothing throws.
+//
+// Group commit of copy records: stage_copy() only remembers a copy's new state; the records
+// staged so far are written inside the next transaction the journal runs (an ingest, an
+// eviction, any write) or by flush_staged(), and stay staged if that transaction fails. A
+// crash loses what is still staged, which recovery tolerates: it PUTs a copy the journal shows
+// pending again (idempotent) and reads back one it shows uploaded or verified before evicting.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,10 +58,16 @@ class Journal {
                      std::vector<std::int64_t>& row_ids, std::vector<std::string>& object_keys);
   bool set_state(std::int64_t row_id, PhotoState state);
   bool set_copy(std::int64_t row_id, std::size_t target, const CopyView& copy);
-  // Records `copies` (target, state) and then the photo's evicted state, in ONE transaction:
-  // the verifications that permit an eviction are journaled with it.
-  bool evict(std::int64_t row_id, const std::vector<std::pair<std::size_t, CopyView>>& copies);
+  // The photo's evicted state, in ONE transaction with the staged records (among them the
+  // verifications that permit the eviction).
+  bool evict(std::int64_t row_id);
   bool delete_photo(std::int64_t row_id);
+
+  // Stages a copy's state for the next transaction, replacing what was staged for that copy.
+  void stage_copy(std::int64_t row_id, std::size_t target, const CopyView& copy);
+  // Writes the staged records in a transaction of their own (true if none are staged).
+  bool flush_staged();
+  bool has_staged() const { return !staged_.empty(); }
 
   // Every photo with its copies, sorted by row id (nullopt on failure).
   std::optional<std::vector<PhotoView>> load();
@@ -104,6 +117,12 @@ class Journal {
   bool transaction(Body&& body);
   // Deletes a photo's row and its copies' rows, inside the caller's transaction.
   bool delete_rows(std::int64_t row_id);
+  // The statements of set_state / set_copy, inside the caller's transaction.
+  bool write_state(std::int64_t row_id, PhotoState state);
+  bool write_copy(std::int64_t row_id, std::size_t target, const CopyView& copy);
+  // Staged copy records, keyed (row id, target): written in row order, so the same history
+  // writes the same pages in the same order.
+  std::map<std::pair<std::int64_t, std::size_t>, CopyView> staged_;
   void finalize_statements();
   sqlite3* db_ = nullptr;
   std::array<sqlite3_stmt*, static_cast<std::size_t>(Sql::count)> statements_{};

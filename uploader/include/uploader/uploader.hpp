@@ -252,6 +252,11 @@ class Uploader {
   // starts due work.
   Actions on_timer(sim::TimeNs now);
 
+  // Writes now the copy records the journal holds staged (they are group-committed with the
+  // next journal transaction, see docs/uploader.md). A clean stop calls it; a crash loses
+  // them, which recovery tolerates by repeating those PUTs and reads. False on a disk error.
+  bool flush_journal();
+
   // The journal's view, read from SQLite (not from memory), sorted by row id.
   std::vector<PhotoView> journal_view();
   // The photo's bytes as the local content file holds them now; nullopt if there is none.
