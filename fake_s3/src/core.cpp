@@ -76,11 +76,8 @@ bool starts_with(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
 }
 
-// The MD5 of a body, once per PUT or part (the ETag needs it; nothing else does).
+// A raw MD5 digest, as s3proto::md5 returns it: computed once per PUT or part, for the ETag.
 using Md5 = std::array<unsigned char, 16>;
-Md5 body_md5(std::string_view bytes) {
-  return s3proto::md5(bytes);
-}
 
 // "\"<32 hex digits>\"", the ETag of a single-part object or a part, in one allocation.
 std::string quoted_hex(const Md5& digest) {
@@ -667,7 +664,7 @@ Result<PutObjectOutput> S3Core::put_object(const RequestContext& ctx, PutObjectI
   if (!input.user_metadata.empty()) {
     if (auto error = validate_metadata(settings_, input.user_metadata, resource())) return *error;
   }
-  const auto md5_raw = body_md5(input.body);
+  const auto md5_raw = s3proto::md5(input.body);
   if (input.content_md5 || !input.checksums.empty()) {
     if (auto error =
             verify_digests(input.content_md5, input.checksums, md5_raw, input.body, resource())) {
@@ -895,7 +892,7 @@ Result<CopyObjectOutput> S3Core::copy_object(const RequestContext& ctx,
   version.meta.key = input.key;
   // A copy is stored as one new single-part object (S3 does so for copies up to 5 GiB): its
   // ETag is the MD5 of the bytes copied, even when the source was multipart.
-  version.meta.etag = quoted_hex(body_md5(*source->bytes));
+  version.meta.etag = quoted_hex(s3proto::md5(*source->bytes));
   version.meta.parts_count = 0;
   version.meta.last_modified = ctx.now;
   if (input.replace_metadata) {
@@ -1018,7 +1015,7 @@ Result<std::string> S3Core::upload_part(const RequestContext& ctx, UploadPartInp
     return errors::make(400, "EntityTooLarge",
                         "Your proposed upload exceeds the maximum allowed object size.", resource);
   }
-  const auto md5_raw = body_md5(input.body);
+  const auto md5_raw = s3proto::md5(input.body);
   if (auto error =
           verify_digests(input.content_md5, input.checksums, md5_raw, input.body, resource)) {
     return *error;

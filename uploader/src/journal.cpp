@@ -285,10 +285,6 @@ bool Journal::set_state(std::int64_t row_id, PhotoState state) {
   return transaction([&] { return write_state(row_id, state); });
 }
 
-bool Journal::set_copy(std::int64_t row_id, std::size_t target, const CopyView& copy) {
-  return transaction([&] { return write_copy(row_id, target, copy); });
-}
-
 void Journal::stage_copy(std::int64_t row_id, std::size_t target, const CopyView& copy) {
   staged_[{row_id, target}] = copy;
 }
@@ -323,10 +319,6 @@ bool Journal::write_copy(std::int64_t row_id, std::size_t target, const CopyView
   if (!write(Sql::update_copy)) return false;
   if (sqlite3_changes(db_) == 1) return true;
   return write(Sql::insert_copy_state) && sqlite3_changes(db_) == 1;
-}
-
-bool Journal::evict(std::int64_t row_id) {
-  return transaction([&] { return write_state(row_id, PhotoState::evicted); });
 }
 
 bool Journal::delete_rows(std::int64_t row_id) {

@@ -56,11 +56,9 @@ class Journal {
                      const std::string& key_prefix,
                      const std::vector<std::optional<std::string>>& fixed_keys,
                      std::vector<std::int64_t>& row_ids, std::vector<std::string>& object_keys);
+  // Like every write, commits the staged copy records with it (for an eviction, among them
+  // the verifications that permit it).
   bool set_state(std::int64_t row_id, PhotoState state);
-  bool set_copy(std::int64_t row_id, std::size_t target, const CopyView& copy);
-  // The photo's evicted state, in ONE transaction with the staged records (among them the
-  // verifications that permit the eviction).
-  bool evict(std::int64_t row_id);
   bool delete_photo(std::int64_t row_id);
 
   // Stages a copy's state for the next transaction, replacing what was staged for that copy.
@@ -117,7 +115,8 @@ class Journal {
   bool transaction(Body&& body);
   // Deletes a photo's row and its copies' rows, inside the caller's transaction.
   bool delete_rows(std::int64_t row_id);
-  // The statements of set_state / set_copy, inside the caller's transaction.
+  // The statements of set_state and of one staged copy record, inside the caller's
+  // transaction.
   bool write_state(std::int64_t row_id, PhotoState state);
   bool write_copy(std::int64_t row_id, std::size_t target, const CopyView& copy);
   // Staged copy records, keyed (row id, target): written in row order, so the same history

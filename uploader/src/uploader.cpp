@@ -702,7 +702,7 @@ struct Uploader::State {
     // Journal first, then unlink: a crash in between leaves a file recovery removes, never a
     // journal that points at nothing. The staged records, the verifications that permit this
     // eviction among them, commit with it.
-    if (!journal.evict(photo.view.row_id)) {
+    if (!journal.set_state(photo.view.row_id, PhotoState::evicted)) {
       note_io_error();
       photo.evict_failures = std::min(photo.evict_failures + 1, backoff_doublings_max + 1);
       photo.evict_not_before_ns = now + backoff_ns(photo.evict_failures);
